@@ -1,0 +1,2 @@
+from alphafold_jax.nn.layer_norm import LayerNorm
+from alphafold_jax.nn.linear import Linear, weight_initializer
