@@ -44,7 +44,10 @@ class Rigid:
     e1 = normalise(origin - point_on_neg_x_axis)
     e2 = normalise(component of (point_on_xy_plane - origin) orthogonal to e1)
     e3 = e1 x e2 (right-handed).
-    For the backbone frame AF2 uses (C, CA, N): e1 along CA - C, e2 towards N.
+    This is `alphafold.model.r3.rigids_from_3_points` (argument order as there).
+    CAUTION: AF2's `atom37_to_frames` calls it with (C, CA, N), which puts C on the
+    NEGATIVE x axis, and then post-multiplies by diag(-1, 1, -1) (a pi rotation about
+    e2). The resulting backbone frame has C on the +x axis; use `from_backbone`.
     All inputs are [..., 3].
     """
     v1 = origin - point_on_neg_x_axis
@@ -55,6 +58,22 @@ class Rigid:
     e3 = jnp.cross(e1, e2)
     rot = jnp.stack([e1, e2, e3], axis=-1)  # columns are the axes
     return cls(rot=rot, trans=origin)
+
+  @classmethod
+  def from_backbone(cls, n_xyz: jnp.ndarray, ca_xyz: jnp.ndarray,
+                    c_xyz: jnp.ndarray, eps: float = 1e-8) -> "Rigid":
+    """AF2 backbone frame (Suppl. Alg. 21 rigidFrom3Points(x1=N, x2=CA, x3=C)).
+
+    origin = CA, e1 = normalise(C - CA), e2 = unit component of (N - CA) orthogonal
+    to e1, e3 = e1 x e2. In this frame C = (1.526, 0, 0), N = (-0.525, 1.363, 0) and
+    an L-residue's CB has z < 0. Equals the backbone group (0) of AF2's
+    `all_atom.atom37_to_frames` and `quat_affine.make_transform_from_reference`.
+    Inputs [..., 3].
+    """
+    r = cls.from_three_points(c_xyz, ca_xyz, n_xyz, eps)
+    # (C, CA, N) gives columns (-e1, e2, -e3) of the backbone frame: flip x and z.
+    flip = jnp.array([-1., 1., -1.], dtype=r.rot.dtype)
+    return cls(rot=r.rot * flip, trans=r.trans)  # scales the columns
 
   @classmethod
   def from_tensor_4x4(cls, m: jnp.ndarray) -> "Rigid":

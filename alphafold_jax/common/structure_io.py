@@ -1,0 +1,237 @@
+"""Reading protein chains from PDB and mmCIF files into atom37 arrays (Biopython parsers).
+
+Rules (the `Protein` contract, see protein.py):
+  * first model only (NMR ensembles give model 1);
+  * one chain: the requested one, else the first chain holding a protein residue;
+  * protein residue = standard amino acid, a known modified amino acid (mapped to its parent:
+    MSE -> MET with SE -> SD, SEP -> SER, ...), or any other non-water, non-nucleotide
+    residue written as ATOM (-> UNK, aatype 20). Waters and HETATM ligands are skipped;
+  * highest-occupancy alternate location per atom (ties: the first listed); for residue-level
+    point mutations, the residue whose atoms have the highest summed occupancy;
+  * hydrogens / deuteriums skipped; atoms not belonging to the residue type are dropped
+    (UNK keeps every atom that has an atom37 slot);
+  * author residue numbering and insertion codes kept; residues lacking atoms (even backbone
+    ones) are kept with mask 0 at the missing atoms.
+
+Every failure is a `StructureError` (a ValueError) with one line naming file and problem.
+This module only produces plain arrays; protein.py wraps them into `Protein`.
+"""
+
+import gzip
+import io
+import os
+import pathlib
+from typing import Dict, List, Optional, Tuple, Union
+
+import numpy as np
+from Bio.PDB import MMCIFParser, PDBParser
+from Bio.PDB.Residue import DisorderedResidue
+
+from alphafold_jax.common import atoms
+from alphafold_jax.common import residues
+
+
+class StructureError(ValueError):
+  """A structure file could not be read (one-line, user-facing message)."""
+
+
+# Common modified residues -> parent standard residue (PDB chem-comp parent).
+MODIFIED_RESIDUE_PARENTS: Dict[str, str] = {
+    'MSE': 'MET', 'FME': 'MET', 'SEC': 'CYS', 'CSO': 'CYS', 'CSD': 'CYS', 'CME': 'CYS',
+    'OCS': 'CYS', 'CSX': 'CYS', 'CSS': 'CYS', 'SMC': 'CYS', 'CAS': 'CYS', 'MLY': 'LYS',
+    'M3L': 'LYS', 'MLZ': 'LYS', 'KCX': 'LYS', 'LLP': 'LYS', 'ALY': 'LYS', 'SEP': 'SER',
+    'TPO': 'THR', 'PTR': 'TYR', 'TYS': 'TYR', 'HYP': 'PRO', 'PCA': 'GLN', 'HIC': 'HIS',
+    'NEP': 'HIS', 'CGU': 'GLU', 'MEN': 'ASN', 'NLE': 'LEU', 'MVA': 'VAL', 'AIB': 'ALA',
+    'DAL': 'ALA', 'DAR': 'ARG', 'DAS': 'ASP', 'DCY': 'CYS', 'DGL': 'GLU', 'DGN': 'GLN',
+    'DHI': 'HIS', 'DIL': 'ILE', 'DLE': 'LEU', 'DLY': 'LYS', 'DPN': 'PHE', 'DPR': 'PRO',
+    'DSN': 'SER', 'DTH': 'THR', 'DTR': 'TRP', 'DTY': 'TYR', 'DVA': 'VAL', 'MED': 'MET',
+}
+# Atoms renamed when mapping a modified residue onto its parent.
+MODIFIED_ATOM_RENAMES: Dict[str, Dict[str, str]] = {'MSE': {'SE': 'SD'}, 'SEC': {'SE': 'SG'}}
+
+_WATERS = frozenset({'HOH', 'WAT', 'H2O', 'DOD', 'SOL', 'TIP', 'TIP3'})
+_NUCLEOTIDES = frozenset({'A', 'C', 'G', 'U', 'T', 'I', 'N', 'DA', 'DC', 'DG', 'DT', 'DU',
+                          'DI', 'DN', 'ADE', 'CYT', 'GUA', 'URI', 'THY'})
+_HYDROGENS = frozenset({'H', 'D'})
+_MMCIF_SUFFIXES = ('.cif', '.mmcif')
+_PDB_SUFFIXES = ('.pdb', '.ent', '.pdb1')
+
+# Parsed chain as plain arrays (keys = Protein fields).
+ChainArrays = Dict[str, Union[np.ndarray, str]]
+
+
+def _fail(source: str, problem: str) -> StructureError:
+  return StructureError(f'{source}: {problem}')
+
+
+def read_structure_text(path: Union[str, os.PathLike]) -> Tuple[str, str]:
+  """(text, format) of a structure file; format 'pdb' or 'mmcif'. Handles .gz."""
+  path = pathlib.Path(path)
+  if not path.exists():
+    raise StructureError(f'{path}: structure file not found')
+  if not path.is_file():
+    raise StructureError(f'{path}: not a regular file')
+  try:
+    raw = path.read_bytes()
+    if path.suffix == '.gz':
+      raw = gzip.decompress(raw)
+  except (OSError, EOFError) as e:
+    raise _fail(str(path), f'cannot read file ({e})') from None
+  if b'\x00' in raw:
+    raise _fail(str(path), 'binary data, not a PDB or mmCIF text file')
+  try:
+    text = raw.decode('utf-8')
+  except UnicodeDecodeError:
+    text = raw.decode('latin-1')
+  suffixes = [s.lower() for s in path.suffixes if s.lower() != '.gz']
+  suffix = suffixes[-1] if suffixes else ''
+  return text, guess_format(text, suffix)
+
+
+def guess_format(text: str, suffix: str = '') -> str:
+  """'mmcif' or 'pdb' from the file extension, else from the content."""
+  if suffix in _MMCIF_SUFFIXES:
+    return 'mmcif'
+  if suffix in _PDB_SUFFIXES:
+    return 'pdb'
+  head = text.lstrip()[:4096]
+  if head.startswith('data_') or '_atom_site.' in text:
+    return 'mmcif'
+  return 'pdb'
+
+
+def _check_pdb_complete(text: str, source: str) -> None:
+  """Detects PDB files cut off mid-write (Biopython silently keeps the partial part)."""
+  lines = [l for l in text.splitlines() if l.strip()]
+  if not lines:
+    raise _fail(source, 'empty file')
+  last = lines[-1]
+  record = last[:6].strip()
+  if record in ('ATOM', 'HETATM', 'ANISOU'):
+    if len(last.rstrip()) < 54 or not text.endswith('\n'):
+      raise _fail(source, f'file is truncated (last record incomplete: {last.strip()[:40]!r})')
+  has_header = lines[0].startswith('HEADER')
+  has_end = any(l[:6].strip() in ('END', 'MASTER') for l in lines[-3:])
+  if has_header and not has_end:
+    raise _fail(source, 'file is truncated (deposited PDB entry without its END record)')
+
+
+def _parse_model(text: str, fmt: str, source: str):
+  """First Biopython model of `text`; StructureError on any parser failure."""
+  if not text.strip():
+    raise _fail(source, 'empty file')
+  if fmt == 'pdb':
+    _check_pdb_complete(text, source)
+    parser = PDBParser(QUIET=True)
+  elif fmt == 'mmcif':
+    if not text.lstrip().startswith('data_'):
+      raise _fail(source, "not an mmCIF file (no leading 'data_' block)")
+    parser = MMCIFParser(QUIET=True)
+  else:
+    raise ValueError(f'unknown structure format {fmt!r}; expected "pdb" or "mmcif"')
+  try:
+    structure = parser.get_structure('structure', io.StringIO(text))
+  except Exception as e:  # Biopython raises many types on malformed input.
+    detail = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+    raise _fail(source, f'malformed or truncated {fmt.upper()} file ({detail})') from None
+  models = list(structure)
+  if not models or not any(True for _ in models[0].get_atoms()):
+    raise _fail(source, f'no atoms found; is this a {fmt.upper()} file?')
+  return models[0]
+
+
+def _residue_parent_name(residue) -> Optional[str]:
+  """Standard three-letter parent of a protein residue, 'UNK', or None if not protein."""
+  hetfield = residue.id[0]
+  name = residue.get_resname().strip().upper()
+  if hetfield == 'W' or name in _WATERS or name in _NUCLEOTIDES:
+    return None
+  if name in residues.restype_3to1:
+    return name
+  if name in MODIFIED_RESIDUE_PARENTS:
+    return MODIFIED_RESIDUE_PARENTS[name]
+  if hetfield == ' ':  # ATOM record with a non-standard name: unknown amino acid.
+    return residues.unk_restype
+  return None  # ligand / ion
+
+
+def _select_residue(residue):
+  """For residue-level point mutations, the variant with the highest total occupancy."""
+  if not isinstance(residue, DisorderedResidue):
+    return residue
+  variants = residue.disordered_get_list()
+  occupancy = lambda r: sum((a.get_occupancy() or 0.0) for a in r.get_atoms())
+  return max(variants, key=occupancy)  # max keeps the first of equals
+
+
+def _chain_arrays(chain) -> Optional[ChainArrays]:
+  """atom37 arrays of the protein residues of a Biopython chain, None if there are none."""
+  aatype, residue_index, icodes, positions, mask, bfactors = [], [], [], [], [], []
+  for residue in chain:
+    residue = _select_residue(residue)
+    parent = _residue_parent_name(residue)
+    if parent is None:
+      continue
+    restype = residues.resname_to_idx[parent]
+    allowed = (atoms.residue_atoms[parent] + ['OXT'] if parent != residues.unk_restype
+               else atoms.atom_types)
+    renames = MODIFIED_ATOM_RENAMES.get(residue.get_resname().strip().upper(), {})
+    pos = np.zeros((atoms.atom_type_num, 3), np.float32)  # [37, 3]
+    msk = np.zeros((atoms.atom_type_num,), np.float32)  # [37]
+    bfc = np.zeros((atoms.atom_type_num,), np.float32)  # [37]
+    for atom in residue.get_atoms():  # selected altloc of disordered atoms
+      element = (atom.element or '').strip().upper()
+      name = renames.get(atom.get_name().strip().upper(), atom.get_name().strip().upper())
+      if element in _HYDROGENS or name not in allowed or name not in atoms.atom_order:
+        continue
+      slot = atoms.atom_order[name]
+      pos[slot] = atom.get_coord()
+      msk[slot] = 1.0
+      bfc[slot] = atom.get_bfactor() or 0.0
+    aatype.append(restype)
+    residue_index.append(residue.id[1])
+    icodes.append(residue.id[2].strip())
+    positions.append(pos)
+    mask.append(msk)
+    bfactors.append(bfc)
+  if not aatype:
+    return None
+  return {
+      'aatype': np.array(aatype, np.int32),  # [L]
+      'atom_positions': np.stack(positions),  # [L, 37, 3]
+      'atom_mask': np.stack(mask),  # [L, 37]
+      'residue_index': np.array(residue_index, np.int32),  # [L]
+      'chain_id': str(chain.id),
+      'b_factors': np.stack(bfactors),  # [L, 37]
+      'insertion_codes': np.array(icodes, dtype='<U1'),  # [L]
+  }
+
+
+def parse_chain(text: str, fmt: str, chain_id: Optional[str] = None,
+                source: str = '<string>') -> ChainArrays:
+  """Arrays of one protein chain of the first model (see module docstring for the rules)."""
+  model = _parse_model(text, fmt, source)
+  chains = list(model)
+  if chain_id is not None:
+    chain_id = str(chain_id)
+    matching = [c for c in chains if c.id == chain_id]
+    if not matching:
+      available = ', '.join(repr(c.id) for c in chains) or 'none'
+      raise _fail(source, f'chain {chain_id!r} not found; available chains: {available}')
+    arrays = _chain_arrays(matching[0])
+    if arrays is None:
+      protein_chains = [c.id for c in chains if _chain_arrays(c) is not None]
+      raise _fail(source, f'chain {chain_id!r} has no protein residues; protein chains: '
+                  f'{", ".join(repr(c) for c in protein_chains) or "none"}')
+    return arrays
+  for chain in chains:
+    arrays = _chain_arrays(chain)
+    if arrays is not None:
+      return arrays
+  raise _fail(source, 'no protein chain found (only waters, ligands or nucleic acids)')
+
+
+def list_protein_chains(text: str, fmt: str, source: str = '<string>') -> List[str]:
+  """IDs of the chains of the first model that hold at least one protein residue."""
+  model = _parse_model(text, fmt, source)
+  return [c.id for c in model if _chain_arrays(c) is not None]

@@ -1,0 +1,108 @@
+"""Predicted aligned error loss and pTM (Jumper et al. 2021, Suppl. Sec. 1.9.7, eq. 38-40).
+
+Aligned-error targets e_ij = |T_i^-1 x_j - T_i^true^-1 x_j^true| with x_j the backbone frame
+origins (CA), binned into `pae_num_bins` (64) bins whose num_bins - 1 edges span
+[0, max_error_bin]; loss = masked mean cross entropy over residue pairs, zeroed outside the
+resolution window. Shapes: N = residues (i aligned frame, j scored residue), B = bins.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+import jax
+import jax.numpy as jnp
+
+from alphafold_jax.geometry.rigid import Rigid
+from alphafold_jax.losses import _frames
+from alphafold_jax.losses._keys import lookup
+from alphafold_jax.losses._utils import resolution_weight, softmax_cross_entropy
+from alphafold_jax.losses.config import LossConfig
+from alphafold_jax.losses.fape import backbone_target
+
+
+def pae_breaks(config: LossConfig = LossConfig()) -> jnp.ndarray:
+  """[B - 1] edges: linspace(0, max_error_bin, num_bins - 1)."""
+  return jnp.linspace(0., config.pae_max_error_bin, config.pae_num_bins - 1)
+
+
+def aligned_error_squared(pred_frames: Rigid, target_frames: Rigid) -> jnp.ndarray:
+  """Squared aligned error [N, N]: row i = frame, column j = residue (frame origin)."""
+  local_pred = pred_frames[:, None].invert_apply(pred_frames.trans[None])        # [N, N, 3]
+  local_true = target_frames[:, None].invert_apply(target_frames.trans[None])    # [N, N, 3]
+  return jnp.sum(jnp.square(local_pred - local_true), axis=-1)                   # [N, N]
+
+
+def aligned_error_bins(pred_frames: Rigid, target_frames: Rigid,
+                       breaks: jnp.ndarray) -> jnp.ndarray:
+  """Target bin index [N, N] (int32) of the aligned error; no gradient."""
+  err2 = jax.lax.stop_gradient(aligned_error_squared(pred_frames, target_frames))  # [N, N]
+  return jnp.sum(err2[..., None] > jnp.square(breaks), axis=-1).astype(jnp.int32)
+
+
+def pae_cross_entropy(logits: jnp.ndarray, breaks: jnp.ndarray, pred_frames: Rigid,
+                      target_frames: Rigid, frames_mask: jnp.ndarray) -> jnp.ndarray:
+  """logits [N, N, B], breaks [B - 1], frames Rigid [N], frames_mask [N] -> scalar."""
+  if logits.ndim != 3 or logits.shape[-1] != breaks.shape[-1] + 1:
+    raise ValueError(f'PAE logits must be [N, N, B] with B = len(breaks) + 1; got logits '
+                     f'{logits.shape}, breaks {breaks.shape}')
+  true_bins = aligned_error_bins(pred_frames, target_frames, breaks)        # [N, N]
+  errors = softmax_cross_entropy(logits, jax.nn.one_hot(true_bins, logits.shape[-1]))
+  mask = jnp.asarray(frames_mask, jnp.float32)
+  pair_mask = mask[:, None] * mask[None, :]                                  # [N, N]
+  return jnp.sum(errors * pair_mask) / (1e-8 + jnp.sum(pair_mask))
+
+
+def _bin_centers(breaks: jnp.ndarray) -> jnp.ndarray:
+  """[B - 1] edges -> [B] centres (the last, open bin gets centre last + step/2 + step)."""
+  step = breaks[1] - breaks[0]
+  centers = breaks + step / 2
+  return jnp.concatenate([centers, centers[-1:] + step])
+
+
+def expected_aligned_error(logits: jnp.ndarray, breaks: jnp.ndarray) -> jnp.ndarray:
+  """PAE matrix [N, N] = sum_b p_b * centre_b (Suppl. eq. 40's expectation)."""
+  return jnp.sum(jax.nn.softmax(logits, -1) * _bin_centers(breaks), axis=-1)
+
+
+def predicted_tm_score(logits: jnp.ndarray, breaks: jnp.ndarray,
+                       residue_weights: Optional[jnp.ndarray] = None) -> jnp.ndarray:
+  """pTM (Suppl. eq. 40): max over alignments i of sum_j w_j E[f_TM(e_ij)], with the
+  TM-score d0(N) = 1.24 (max(N, 19) - 15)^(1/3) - 1.8 and N = sum of weights."""
+  n = logits.shape[0]
+  w = jnp.ones((n,), jnp.float32) if residue_weights is None else jnp.asarray(
+      residue_weights, jnp.float32)
+  num_res = jnp.maximum(jnp.sum(w), 19.)
+  d0 = 1.24 * (num_res - 15.) ** (1. / 3) - 1.8
+  tm_per_bin = 1. / (1. + jnp.square(_bin_centers(breaks)) / jnp.square(d0))   # [B]
+  tm_term = jnp.sum(jax.nn.softmax(logits, -1) * tm_per_bin, axis=-1)        # [N, N]
+  pair_w = w[:, None] * w[None, :]                                            # [N, N]
+  normed = pair_w / (1e-8 + jnp.sum(pair_w, axis=-1, keepdims=True))
+  per_alignment = jnp.sum(tm_term * normed, axis=-1)                          # [N]
+  return jnp.max(per_alignment * w)
+
+
+def predicted_final_frames(predictions: Mapping) -> Rigid:
+  """Final backbone frames [N]: 'final_affines' if present, else the last 'traj' layer."""
+  sm = lookup(predictions, 'structure_module')
+  if 'final_affines' in sm:
+    return _frames.to_rigid(sm['final_affines'])
+  traj = _frames.to_rigid(lookup(sm, 'traj', what="predictions['structure_module']"))
+  return traj[-1] if len(traj.shape) == 2 else traj
+
+
+def pae_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
+             config: LossConfig = LossConfig()):
+  """predictions['predicted_aligned_error'] {'logits' [N, N, B], 'breaks' [B-1] (optional)}
+  + final backbone frames; batch backbone_affine_tensor/mask, resolution.
+  Metrics: pae loss and pTM (weights = seq_mask if given)."""
+  head = lookup(predictions, 'predicted_aligned_error')
+  logits = lookup(head, 'logits', what="predictions['predicted_aligned_error']")
+  breaks = jnp.asarray(head['breaks']) if 'breaks' in head else pae_breaks(config)
+  target, mask = backbone_target(batch)
+  loss = pae_cross_entropy(logits, breaks, predicted_final_frames(predictions), target, mask)
+  if config.filter_by_resolution:
+    loss = loss * resolution_weight(lookup(batch, 'resolution', what='batch'),
+                                    config.min_resolution, config.max_resolution)
+  ptm = predicted_tm_score(jax.lax.stop_gradient(logits), breaks, batch.get('seq_mask'))
+  return loss, {'pae_loss': loss, 'ptm': ptm}

@@ -1,0 +1,93 @@
+"""Total AlphaFold2 training loss (Jumper et al. 2021, Suppl. Sec. 1.9, eq. 7).
+
+  L = w_sm * [ (1 - f) * mean_layers(FAPE_bb) + f * FAPE_sc
+               + chi_weight * L_chi + angle_norm_weight * L_norm + w_viol * L_viol ]
+    + w_dist * L_dist + w_msa * L_msa + w_plddt * L_plddt + w_pae * L_pae + w_exp * L_exp
+
+with DeepMind's weights as defaults (see config.py). Terms whose weight is 0 are skipped
+and need no inputs (violation metrics are still reported unless disabled in the config).
+
+`predictions` follows AF2's output layout:
+  structure_module: traj [K, N] frames (Rigid or [K, N, 7]), sidechains {frames [K, N, 8],
+    atom_pos [K, N, 14, 3], angles_sin_cos / unnormalized_angles_sin_cos [K, N, 7, 2]},
+    final_atom14_positions [N, 14, 3], optional final_atom_positions [N, 37, 3], final_affines
+  distogram: {logits [N, N, 64], bin_edges [63]}    masked_msa: {logits [S, N, 23]}
+  predicted_lddt: {logits [N, 50]}                  predicted_aligned_error: {logits, breaks}
+  experimentally_resolved: {logits [N, 37]}
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Tuple
+
+import jax.numpy as jnp
+
+from alphafold_jax.losses import _frames
+from alphafold_jax.losses._keys import lookup
+from alphafold_jax.losses.config import LossConfig
+from alphafold_jax.losses.distogram import distogram_loss
+from alphafold_jax.losses.experimentally_resolved import experimentally_resolved_loss
+from alphafold_jax.losses.fape import backbone_loss, sidechain_loss
+from alphafold_jax.losses.masked_msa import masked_msa_loss
+from alphafold_jax.losses.pae import pae_loss
+from alphafold_jax.losses.plddt import plddt_loss
+from alphafold_jax.losses.renaming import compute_renamed_ground_truth
+from alphafold_jax.losses.torsion import supervised_chi_loss
+from alphafold_jax.losses.violations import (
+    compute_violation_metrics, find_structural_violations, structural_violation_loss)
+
+
+def structure_module_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
+                          config: LossConfig = LossConfig()) -> Tuple[jnp.ndarray, Dict]:
+  """FAPE (backbone + side chain), torsions and (weighted) violations, AF2's
+  StructureModule.loss. Returns (unweighted-by-w_sm loss, metrics)."""
+  metrics = {}
+  sm = lookup(predictions, 'structure_module')
+  atom14 = _frames.positions_array(lookup(sm, 'final_atom14_positions',
+                                          what="predictions['structure_module']"))
+  renamed = compute_renamed_ground_truth(batch, atom14)
+
+  bb, bb_metrics = backbone_loss(predictions, batch, config)
+  sc, sc_metrics = sidechain_loss(predictions, batch, config, renamed=renamed)
+  metrics.update(bb_metrics)
+  metrics['sidechain_fape'] = sc_metrics['sidechain_fape']
+  loss = (1. - config.sidechain_weight_frac) * bb + config.sidechain_weight_frac * sc
+
+  chi, chi_metrics = supervised_chi_loss(predictions, batch, config)
+  metrics.update(chi_metrics)
+  loss = loss + chi
+
+  if config.structural_violation_loss_weight or config.compute_violation_metrics:
+    violations = find_structural_violations(batch, atom14, config)
+    metrics.update(compute_violation_metrics(batch, atom14, violations))
+    viol = structural_violation_loss(violations, batch['atom14_atom_exists'])
+    metrics['violation_loss'] = viol
+    if config.structural_violation_loss_weight:
+      loss = loss + config.structural_violation_loss_weight * viol
+  metrics['structure_module_loss'] = loss
+  return loss, metrics
+
+
+def alphafold_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
+                   config: LossConfig = LossConfig()) -> Tuple[jnp.ndarray, Dict]:
+  """Weighted sum of all AF2 losses. Returns (scalar loss, flat dict of metrics)."""
+  terms = [
+      (config.structure_module_weight, structure_module_loss, 'structure_module_loss'),
+      (config.distogram_weight, distogram_loss, 'distogram_loss'),
+      (config.masked_msa_weight, masked_msa_loss, 'masked_msa_loss'),
+      (config.plddt_weight, plddt_loss, 'plddt_loss'),
+      (config.pae_weight, pae_loss, 'pae_loss'),
+      (config.experimentally_resolved_weight, experimentally_resolved_loss,
+       'experimentally_resolved_loss'),
+  ]
+  total = jnp.zeros((), jnp.float32)
+  metrics: Dict[str, jnp.ndarray] = {}
+  for weight, fn, name in terms:
+    if not weight:
+      continue
+    value, m = fn(predictions, batch, config)
+    metrics.update(m)
+    metrics[name] = value
+    total = total + weight * value
+  metrics['loss'] = total
+  return total, metrics

@@ -1,0 +1,78 @@
+"""Transition: the position-wise two-layer MLP of the MSA and pair stacks.
+
+Jumper et al. 2021, Suppl. Alg. 9 "MSATransition" and Alg. 15 "PairTransition":
+  a = LayerNorm(x);  x <- Linear(relu(Linear(a)))   with the hidden width n * c.
+
+Shapes: act [N_a, N_b, c] (MSA [N_seq, N_res, c_m] or pair [N_res, N_res, c_z]),
+hidden [N_a, N_b, n * c]. At inference the MLP runs in chunks of rows (axis 0).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Tuple
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+
+from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.nn import LayerNorm, weight_initializer
+from alphafold_jax.ops import chunking
+
+
+@dataclasses.dataclass(frozen=True)
+class TransitionConfig:
+  """AF2 model_1_ptm defaults (msa_transition and pair_transition; template pair: factor 2)."""
+  num_intermediate_factor: int = 4
+  dropout_rate: float = 0.0
+  orientation: str = 'per_row'
+  shared_dropout: bool = True
+
+
+def final_init(global_config: GlobalConfig) -> str:
+  """AF2 'final' initialiser of residual-branch outputs: zeros when zero_init, else LeCun."""
+  return 'zeros' if global_config.zero_init else 'linear'
+
+
+def linear_params(name: str, num_input: int, num_output: int, dtype, initializer: str = 'linear',
+                  bias_init: float = 0.0) -> Tuple[jnp.ndarray, jnp.ndarray]:
+  """`weights` [in, out] and `bias` [out] exactly as `nn.Linear(name=name)` creates them.
+
+  Used where a module applies the layer inside a chunked (pure) function.
+  """
+  with hk.experimental.name_scope(name):
+    w = hk.get_parameter('weights', (num_input, num_output), dtype,
+                         weight_initializer(initializer, num_input))
+    b = hk.get_parameter('bias', (num_output,), dtype, hk.initializers.Constant(bias_init))
+  return w, b
+
+
+class Transition(hk.Module):
+  """Position-wise MLP (Suppl. Alg. 9 MSA transition, Alg. 15 pair transition).
+
+  Returns the residual update; padded positions are not masked (AF2 leaves them alone and every
+  consumer masks them), and each position only sees itself, so padding cannot leak.
+  """
+
+  def __init__(self, config: TransitionConfig, global_config: GlobalConfig,
+               name: str = 'transition_block'):
+    super().__init__(name=name)
+    self.config = config
+    self.global_config = global_config
+
+  def __call__(self, act: jnp.ndarray, mask: jnp.ndarray, is_training: bool = False) -> jnp.ndarray:
+    """act [N_a, N_b, c], mask [N_a, N_b] (unused, kept for the uniform block signature)."""
+    del mask
+    num_channel = act.shape[-1]
+    num_hidden = int(num_channel * self.config.num_intermediate_factor)
+    act = LayerNorm(name='input_layer_norm')(act)
+    w1, b1 = linear_params('transition1', num_channel, num_hidden, act.dtype, 'relu')
+    w2, b2 = linear_params('transition2', num_hidden, num_channel, act.dtype,
+                           final_init(self.global_config))
+
+    def mlp(x):
+      hidden = jax.nn.relu(jnp.einsum('abc,ch->abh', x, w1) + b1)  # [n_a, N_b, n*c]
+      return jnp.einsum('abh,hc->abc', hidden, w2) + b2  # [n_a, N_b, c]
+
+    return chunking.chunked_map(mlp, chunking.chunk_size(self.global_config, is_training), [act])
