@@ -72,23 +72,29 @@ def make_masked_msa(features: FeatureDict, profile: np.ndarray, uniform_prob: fl
   uniformly random amino acid (uniform_prob), a token drawn from the MSA profile (profile_prob),
   the original token (same_prob), or the mask token 22 (the remaining probability).
   Adds `bert_mask` [S, L] float32 and `true_msa` [S, L]; `msa` becomes the corrupted MSA.
+  The sampler draws `uniform([S, L])` for the positions, then `categorical(probs [M, 23])` for the
+  M selected positions in row-major order.
   """
   msa = features['msa']  # [S, L]
-  uniform_aa = np.array([0.05] * 20 + [0., 0.], dtype=np.float32)  # [22]
-  probs = (np.float32(uniform_prob) * uniform_aa
-           + np.float32(profile_prob) * profile
-           + np.float32(same_prob) * one_hot(msa, 22))  # [S, L, 22]
   mask_prob = 1. - profile_prob - same_prob - uniform_prob
-  if mask_prob < 0:
+  if mask_prob < -1e-6:
     raise ValueError('masked-MSA probabilities uniform + profile + same must be <= 1.')
-  probs = np.concatenate(
-      [probs, np.full(probs.shape[:-1] + (1,), mask_prob, dtype=np.float32)], axis=-1)  # [S, L, 23]
   position = sampler.uniform(msa.shape) < replace_fraction  # [S, L]
-  replacement = sampler.categorical(probs)  # [S, L]
+  rows, cols = np.nonzero(position)  # [M] each
+  # Replacement distribution at the selected positions only.
+  uniform_aa = np.array([0.05] * 20 + [0., 0.], dtype=np.float32)  # [22]
+  probs = np.empty((rows.size, NUM_MSA_TOKENS), dtype=np.float32)  # [M, 23]
+  probs[:, :22] = (np.float32(uniform_prob) * uniform_aa
+                   + np.float32(profile_prob) * profile[cols]
+                   + np.float32(same_prob) * one_hot(msa[rows, cols], 22))
+  probs[:, MASK_TOKEN] = max(mask_prob, 0.)
+  replacement = sampler.categorical(probs)  # [M]
+  bert_msa = msa.copy()
+  bert_msa[rows, cols] = replacement
   out = dict(features)
   out['bert_mask'] = position.astype(np.float32)
   out['true_msa'] = msa
-  out['msa'] = np.where(position, replacement, msa).astype(msa.dtype)
+  out['msa'] = bert_msa
   return out
 
 
@@ -106,6 +112,8 @@ def nearest_neighbor_clusters(features: FeatureDict) -> np.ndarray:
 
   Agreement = number of columns with the same amino acid (or X); gaps and mask tokens do not count
   (AF2's gap_agreement_weight = 0). Ties go to the lowest centre index. Returns [E] int32.
+  DISCREPANCY: the paper assigns by Hamming distance; DeepMind's code maximises agreement over
+  non-gap, non-masked, unpadded positions, which is what we do.
   """
   extra = features['extra_msa']
   if extra.shape[0] == 0:

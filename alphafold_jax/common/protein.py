@@ -29,9 +29,12 @@ __all__ = ['Protein', 'StructureError', 'MODIFIED_RESIDUE_PARENTS', 'from_file',
            'write_file']
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Protein:
-  """A single protein chain (atom37). Arrays are NumPy and made read-only."""
+  """A single protein chain (atom37). Arrays are NumPy and made read-only.
+
+  Equality and hashing are by identity (arrays have no single truth value).
+  """
 
   aatype: np.ndarray  # [L] int32
   atom_positions: np.ndarray  # [L, 37, 3] float32

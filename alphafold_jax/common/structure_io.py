@@ -54,6 +54,7 @@ _NUCLEOTIDES = frozenset({'A', 'C', 'G', 'U', 'T', 'I', 'N', 'DA', 'DC', 'DG', '
                           'DI', 'DN', 'ADE', 'CYT', 'GUA', 'URI', 'THY'})
 _HYDROGENS = frozenset({'H', 'D'})
 _MMCIF_SUFFIXES = ('.cif', '.mmcif')
+_FORMAT_NAMES = {'pdb': 'PDB', 'mmcif': 'mmCIF'}
 _PDB_SUFFIXES = ('.pdb', '.ent', '.pdb1')
 
 # Parsed chain as plain arrays (keys = Protein fields).
@@ -108,12 +109,29 @@ def _check_pdb_complete(text: str, source: str) -> None:
   last = lines[-1]
   record = last[:6].strip()
   if record in ('ATOM', 'HETATM', 'ANISOU'):
-    if len(last.rstrip()) < 54 or not text.endswith('\n'):
+    previous = [l for l in lines[-6:-1] if l[:6].strip() == record]
+    cut_short = (not text.endswith('\n') and previous
+                 and len(last.rstrip()) < min(len(l.rstrip()) for l in previous))
+    if len(last.rstrip()) < 54 or cut_short:
       raise _fail(source, f'file is truncated (last record incomplete: {last.strip()[:40]!r})')
   has_header = lines[0].startswith('HEADER')
   has_end = any(l[:6].strip() in ('END', 'MASTER') for l in lines[-3:])
   if has_header and not has_end:
     raise _fail(source, 'file is truncated (deposited PDB entry without its END record)')
+
+
+def _check_mmcif_complete(table, source: str) -> None:
+  """Detects mmCIF files cut off inside the _atom_site loop (ragged columns).
+
+  Biopython's MMCIFParser zips the columns and silently drops a partial last row; its
+  parsed dictionary (kept on the parser) shows the ragged lengths.
+  """
+  if not table:
+    return
+  lengths = {len(v) for k, v in table.items()
+             if k.startswith('_atom_site.') and isinstance(v, list)}
+  if len(lengths) > 1:
+    raise _fail(source, 'file is truncated (_atom_site loop has an incomplete last row)')
 
 
 def _parse_model(text: str, fmt: str, source: str):
@@ -133,10 +151,12 @@ def _parse_model(text: str, fmt: str, source: str):
     structure = parser.get_structure('structure', io.StringIO(text))
   except Exception as e:  # Biopython raises many types on malformed input.
     detail = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-    raise _fail(source, f'malformed or truncated {fmt.upper()} file ({detail})') from None
+    raise _fail(source, f'malformed or truncated {_FORMAT_NAMES[fmt]} file ({detail})') from None
+  if fmt == 'mmcif':
+    _check_mmcif_complete(getattr(parser, '_mmcif_dict', None), source)
   models = list(structure)
   if not models or not any(True for _ in models[0].get_atoms()):
-    raise _fail(source, f'no atoms found; is this a {fmt.upper()} file?')
+    raise _fail(source, f'no atoms found; is this a {_FORMAT_NAMES[fmt]} file?')
   return models[0]
 
 

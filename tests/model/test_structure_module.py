@@ -39,9 +39,9 @@ def _oracle_batch(aatype, seq_mask):
   return {
       'seq_mask': seq_mask,
       'aatype': aatype,
-      'atom14_atom_exists': jnp.asarray(orc.restype_atom14_mask[aatype]),
-      'atom37_atom_exists': jnp.asarray(orc.restype_atom37_mask[aatype]),
-      'residx_atom37_to_atom14': jnp.asarray(table[aatype]),
+      'atom14_atom_exists': jnp.asarray(orc.restype_atom14_mask)[aatype],
+      'atom37_atom_exists': jnp.asarray(orc.restype_atom37_mask)[aatype],
+      'residx_atom37_to_atom14': jnp.asarray(table)[aatype],
   }
 
 

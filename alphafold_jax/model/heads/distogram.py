@@ -1,0 +1,54 @@
+"""Distogram head (Jumper et al. 2021, Suppl. Sec. 1.9.8).
+
+Pair representation -> symmetric logits over 64 distance bins between CB atoms (CA for
+glycine). Bin edges: linspace(first_break, last_break, num_bins - 1), angstrom.
+
+Shapes: N = residues, c_z = pair channels, B = num_bins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import haiku as hk
+import jax.numpy as jnp
+
+from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.nn import Linear
+
+
+@dataclasses.dataclass(frozen=True)
+class DistogramHeadConfig:
+  """AF2 `heads.distogram` (model_1_ptm)."""
+  first_break: float = 2.3125
+  last_break: float = 21.6875
+  num_bins: int = 64
+  weight: float = 0.3
+
+  def __post_init__(self):
+    if self.num_bins < 2 or not self.first_break < self.last_break:
+      raise ValueError(f'DistogramHeadConfig: need num_bins >= 2 and first_break < last_break, '
+                       f'got {self}')
+
+
+def distogram_bin_edges(config: DistogramHeadConfig) -> jnp.ndarray:
+  """[B - 1] bin edges in angstrom."""
+  return jnp.linspace(config.first_break, config.last_break, config.num_bins - 1)
+
+
+class DistogramHead(hk.Module):
+  """pair [N, N, c_z] -> {'logits': [N, N, B] (symmetric), 'bin_edges': [B - 1]}."""
+
+  def __init__(self, config: DistogramHeadConfig, global_config: GlobalConfig,
+               name: str = 'distogram_head'):
+    super().__init__(name=name)
+    self.c = config
+    self.gc = global_config
+
+  def __call__(self, pair: jnp.ndarray) -> dict:
+    if pair.ndim != 3 or pair.shape[0] != pair.shape[1]:
+      raise ValueError(f'DistogramHead expects pair [N, N, c_z], got {pair.shape}')
+    init = 'zeros' if self.gc.zero_init else 'linear'
+    half = Linear(self.c.num_bins, initializer=init, name='half_logits')(pair)  # [N, N, B]
+    logits = half + jnp.swapaxes(half, 0, 1)  # [N, N, B], symmetric in (i, j)
+    return {'logits': logits, 'bin_edges': distogram_bin_edges(self.c)}

@@ -1,0 +1,44 @@
+"""Experimentally-resolved head (Jumper et al. 2021, Suppl. Sec. 1.9.10).
+
+Single representation (the trunk's, not the structure module's) -> one logit per atom37
+slot; sigmoid(logit) is the probability that the atom is resolved in the experiment.
+
+Shapes: N = residues, c_s = single channels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import haiku as hk
+import jax.numpy as jnp
+
+from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.nn import Linear
+
+_ATOM37 = 37
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentallyResolvedHeadConfig:
+  """AF2 `heads.experimentally_resolved` (model_1_ptm); the resolution filter is a loss setting."""
+  filter_by_resolution: bool = True
+  max_resolution: float = 3.0
+  min_resolution: float = 0.1
+  weight: float = 0.01
+
+
+class ExperimentallyResolvedHead(hk.Module):
+  """single [N, c_s] -> {'logits': [N, 37]}."""
+
+  def __init__(self, config: ExperimentallyResolvedHeadConfig, global_config: GlobalConfig,
+               name: str = 'experimentally_resolved_head'):
+    super().__init__(name=name)
+    self.c = config
+    self.gc = global_config
+
+  def __call__(self, single: jnp.ndarray) -> dict:
+    if single.ndim != 2:
+      raise ValueError(f'ExperimentallyResolvedHead expects single [N, c_s], got {single.shape}')
+    init = 'zeros' if self.gc.zero_init else 'linear'
+    return {'logits': Linear(_ATOM37, initializer=init, name='logits')(single)}
