@@ -131,26 +131,31 @@ def test_confidence_matches_oracle():
 
 
 def test_ptm_extremes_and_d0():
-  # All probability on the smallest-error bin -> pTM close to 1; on the largest -> small.
+  # All probability on one error bin -> pTM = TM term of that bin centre, exactly.
+  n = 60
   breaks = jnp.linspace(0., 31., 63)
-  logits = jnp.full((N_RES, N_RES, 64), -30.).at[..., 0].set(30.)
-  assert float(heads.predicted_tm_score(logits, breaks)) > 0.99
-  logits = jnp.full((N_RES, N_RES, 64), -30.).at[..., -1].set(30.)
-  assert float(heads.predicted_tm_score(logits, breaks)) < 0.05
+  d0 = 1.24 * (n - 15) ** (1 / 3) - 1.8
+  for b, centre in ((0, 0.25), (63, 31.75)):
+    logits = jnp.full((n, n, 64), -40.).at[..., b].set(40.)
+    expected = 1 / (1 + centre ** 2 / d0 ** 2)
+    assert float(heads.predicted_tm_score(logits, breaks)) == pytest.approx(expected, rel=1e-5)
   # d0 from TM-score: 1.24 * (N - 15)^(1/3) - 1.8, N clipped at 19.
   assert float(heads.tm_score_d0(100.)) == pytest.approx(1.24 * 85 ** (1 / 3) - 1.8, rel=1e-6)
   assert float(heads.tm_score_d0(5.)) == pytest.approx(float(heads.tm_score_d0(19.)))
 
 
-def test_plddt_range_and_grad():
-  logits = jnp.asarray(np.random.default_rng(5).normal(size=(N_RES, 50)), jnp.float32)
-  plddt = heads.compute_plddt(logits)
+def test_confidence_grads_finite():
+  rng = np.random.default_rng(5)
+  plddt_logits = jnp.asarray(rng.normal(size=(N_RES, 50)), jnp.float32)
+  pae_logits = jnp.asarray(rng.normal(size=(N_RES, N_RES, 64)), jnp.float32)
+  plddt = heads.compute_plddt(plddt_logits)
   assert plddt.shape == (N_RES,) and float(plddt.min()) > 0 and float(plddt.max()) < 100
-  g = jax.grad(lambda l: heads.compute_plddt(l).sum() +
-               heads.predicted_tm_score(jnp.tile(l[:, None, :64 - 50 + 50][:, :, :50], (1, 1, 1))
-                                        .repeat(1, 0)[:, :, :1].repeat(64, -1)
-                                        .repeat(N_RES, 1), jnp.linspace(0., 31., 63)))(logits)
-  assert np.all(np.isfinite(np.asarray(g)))
+  mask = jnp.asarray(np.r_[np.ones(N_RES - 3), np.zeros(3)], jnp.float32)
+  loss = lambda a, b: (heads.compute_plddt(a).sum() +
+                       heads.predicted_tm_score(b, jnp.linspace(0., 31., 63), mask))
+  ga, gb = jax.grad(loss, argnums=(0, 1))(plddt_logits, pae_logits)
+  assert np.all(np.isfinite(np.asarray(ga))) and np.all(np.isfinite(np.asarray(gb)))
+  assert float(jnp.abs(gb).sum()) > 0
 
 
 @pytest.mark.parametrize('cls,cfg,bad', [
