@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from alphafold_jax import losses as L
-from alphafold_jax.geometry.rigid import Rigid
 
 from tests.losses.loss_inputs import oracle_sm_config, oracle_structure_value, rel_err  # noqa: E402
 
@@ -43,14 +42,14 @@ def test_frame_aligned_point_error(clamp):
   fm = (rng.random(f) < .8).astype(np.float32)
   pm = (rng.random(p) < .8).astype(np.float32)
   from alphafold_jax.losses._frames import to_rigid
-  ours = L.frame_aligned_point_error(to_rigid(pf), to_rigid(tf), fm, pp, tp, pm,
-                                     length_scale=10., l1_clamp_distance=clamp)
+  ours = jax.jit(lambda *a: L.frame_aligned_point_error(
+      to_rigid(a[0]), to_rigid(a[1]), *a[2:], length_scale=10., l1_clamp_distance=clamp))(
+          pf, tf, fm, pp, tp, pm)
   from alphafold.model import quat_affine
-  to_r3 = lambda x: r3.rigids_from_quataffine(quat_affine.QuatAffine.from_tensor(jnp.asarray(x)))
-  ref = all_atom.frame_aligned_point_error(
-      to_r3(pf), to_r3(tf), jnp.asarray(fm), r3.vecs_from_tensor(jnp.asarray(pp)),
-      r3.vecs_from_tensor(jnp.asarray(tp)), jnp.asarray(pm), length_scale=10.,
-      l1_clamp_distance=clamp)
+  to_r3 = lambda x: r3.rigids_from_quataffine(quat_affine.QuatAffine.from_tensor(x))
+  ref = jax.jit(lambda pf, tf, fm, pp, tp, pm: all_atom.frame_aligned_point_error(
+      to_r3(pf), to_r3(tf), fm, r3.vecs_from_tensor(pp), r3.vecs_from_tensor(tp), pm,
+      length_scale=10., l1_clamp_distance=clamp))(pf, tf, fm, pp, tp, pm)
   _report(f'frame_aligned_point_error clamp={clamp}', ours, ref)
 
 
@@ -208,14 +207,16 @@ def test_lddt_and_ptm(case):
   from alphafold.model import lddt as af_lddt
   b = case['batch']
   pred_ca = case['pred']['structure_module']['final_atom_positions'][:, 1]
-  ours = L.lddt_ca_targets(pred_ca, b['all_atom_positions'][:, 1], b['all_atom_mask'][:, 1])
-  ref = af_lddt.lddt(pred_ca[None], b['all_atom_positions'][None, :, 1],
-                     b['all_atom_mask'][None, :, 1:2], per_residue=True)[0]
+  ours = jax.jit(L.lddt_ca_targets)(pred_ca, b['all_atom_positions'][:, 1],
+                                    b['all_atom_mask'][:, 1])
+  ref = jax.jit(lambda p, t, m: af_lddt.lddt(p, t, m, per_residue=True))(
+      pred_ca[None], b['all_atom_positions'][None, :, 1], b['all_atom_mask'][None, :, 1:2])[0]
   _report('lddt per residue', ours, ref)
   pae = case['pred']['predicted_aligned_error']
-  ours = L.predicted_tm_score(pae['logits'], pae['breaks'], b['seq_mask'])
+  ours = jax.jit(L.predicted_tm_score)(pae['logits'], pae['breaks'], b['seq_mask'])
   ref = confidence.predicted_tm_score(pae['logits'], pae['breaks'], b['seq_mask'])
   _report('pTM', ours, ref)
-  _report('expected aligned error', L.expected_aligned_error(pae['logits'], pae['breaks']),
+  _report('expected aligned error',
+          jax.jit(L.expected_aligned_error)(pae['logits'], pae['breaks']),
           confidence.compute_predicted_aligned_error(pae['logits'], pae['breaks'])[
               'predicted_aligned_error'])

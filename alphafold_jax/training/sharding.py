@@ -1,0 +1,82 @@
+"""Device mesh and sharding rules for data-parallel training (jit + NamedSharding).
+
+Rules (the ONLY place they live; model code knows nothing of devices):
+  * a 1-D mesh over every device of every process, axis name `config.data_axis`;
+  * batch arrays: leading (batch) axis sharded over that axis, the rest replicated;
+  * train state (params, optimiser state, step, rng): replicated.
+With these shardings `jit` (GSPMD) turns the batch mean of the loss into an all-reduce,
+so the gradient every device applies is the global-batch average.
+
+Multi-host: every process builds the same GLOBAL batch (cheap for our data) and
+`jax.make_array_from_callback` hands each process only its addressable shards.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+
+class ShardingError(ValueError):
+  """A batch or device layout does not fit the data-parallel mesh."""
+
+
+def make_mesh(axis_name: str = 'data', devices: Optional[Sequence[jax.Device]] = None) -> Mesh:
+  """1-D data-parallel mesh over `devices` (default: all devices of all processes)."""
+  devices = list(jax.devices() if devices is None else devices)
+  if not devices:
+    raise ShardingError('make_mesh: no devices')
+  return Mesh(np.asarray(devices, dtype=object), (axis_name,))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  """Sharding for the train state: a full copy on every device."""
+  return NamedSharding(mesh, PartitionSpec())
+
+
+def batch_sharding(mesh: Mesh, axis_name: Optional[str] = None) -> NamedSharding:
+  """Sharding for batch leaves: leading axis split over the data axis."""
+  axis_name = axis_name or mesh.axis_names[0]
+  return NamedSharding(mesh, PartitionSpec(axis_name))
+
+
+def check_batch_size(batch_size: int, mesh: Mesh) -> None:
+  n = mesh.devices.size
+  if batch_size % n:
+    raise ShardingError(f'global batch size {batch_size} is not divisible by the {n} devices '
+                        f'of the data-parallel mesh; choose a multiple of {n}')
+
+
+def shard_batch(batch: Mapping[str, Any], mesh: Mesh, axis_name: Optional[str] = None) -> dict:
+  """Places a GLOBAL host batch (dict of arrays with leading batch axis) on the mesh.
+
+  Works unchanged on one or many processes: each process materialises only the shards
+  its own devices hold. All leaves must share the leading batch size.
+  """
+  sharding = batch_sharding(mesh, axis_name)
+  sizes = {k: np.shape(v)[0] if np.ndim(v) else None for k, v in batch.items()}
+  bad = sorted(k for k, s in sizes.items() if s is None)
+  if bad:
+    raise ShardingError(f'batch entries {bad} are scalars; every entry needs a leading batch axis')
+  if len(set(sizes.values())) != 1:
+    raise ShardingError(f'batch entries disagree on the batch size: {sizes}')
+  check_batch_size(next(iter(sizes.values())), mesh)
+  out = {}
+  for key, value in batch.items():
+    value = np.asarray(value)
+    out[key] = jax.make_array_from_callback(value.shape, sharding, lambda idx, v=value: v[idx])
+  return out
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+  """Places a host pytree (e.g. a TrainState) fully replicated on the mesh."""
+  sharding = replicated(mesh)
+
+  def put(x):
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda idx, v=x: v[idx])
+
+  return jax.tree.map(put, tree)

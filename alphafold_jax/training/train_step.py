@@ -1,0 +1,164 @@
+"""The jitted, data-parallel train step around a user-supplied per-example loss.
+
+Contract of the loss (one example, no batch axis; pure):
+    loss_fn(params, example, rng, num_recycle) -> (loss [] float, metrics {name: array})
+  example      dict of arrays WITHOUT the batch axis (as AF2 modules expect)
+  rng          raw uint32[2] key, distinct per example
+  num_recycle  int32 scalar TRACER (sampled once per step; the model must accept a
+               traced count, e.g. via lax.fori_loop / while_loop as AF2 does)
+
+One step (Suppl. 1.11.3 + 1.10):
+  1. rng -> (next rng, step key); step key -> (recycle key, example keys [B]).
+  2. N_cycle ~ U{0..max_recycle} from the recycle key: ONE draw per step, identical on
+     every device and every host (it is computed from the replicated state).
+  3. vmap(loss_fn) over the global batch; loss = batch mean; value_and_grad.
+     Under jit with a sharded batch the mean is an all-reduce: gradients are the
+     global-batch average on every device.
+  4. optax update (clip -> Adam(W)), step += 1.
+Per-example keys depend on the example's GLOBAL batch index only, so the step is
+the same on 1 or N devices and deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from alphafold_jax.training import sharding as sharding_lib
+from alphafold_jax.training.config import TrainConfig
+from alphafold_jax.training.optimizer import make_schedule
+from alphafold_jax.training.state import TrainState
+
+LossFn = Callable[[Any, Mapping[str, jnp.ndarray], jnp.ndarray, jnp.ndarray],
+                  Tuple[jnp.ndarray, Dict[str, jnp.ndarray]]]
+
+
+def loss_fn_from_model(apply_fn: Callable, loss_from_outputs: Callable) -> LossFn:
+  """Builds a per-example loss_fn from a Haiku-style forward and a loss on its outputs.
+
+  apply_fn(params, rng, example, num_recycle) -> predictions
+  loss_from_outputs(predictions, example) -> (loss, metrics)
+  """
+
+  def loss_fn(params, example, rng, num_recycle):
+    predictions = apply_fn(params, rng, example, num_recycle)
+    return loss_from_outputs(predictions, example)
+
+  return loss_fn
+
+
+def _cast_floats(tree: Any, dtype) -> Any:
+  return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x,
+                      tree)
+
+
+def _per_example(loss_fn: LossFn, config: TrainConfig) -> LossFn:
+  """Wraps loss_fn with the precision and remat options; output loss is float32."""
+
+  def fn(params, example, rng, num_recycle):
+    if config.compute_dtype == 'bfloat16':
+      # Mixed precision: the forward sees bf16 copies; grads flow back to fp32 masters.
+      params = _cast_floats(params, jnp.bfloat16)
+    loss, metrics = loss_fn(params, example, rng, num_recycle)
+    metrics = jax.tree.map(lambda m: jnp.asarray(m, jnp.float32), dict(metrics))
+    return jnp.asarray(loss, jnp.float32), metrics
+
+  return jax.checkpoint(fn) if config.remat else fn
+
+
+def sample_num_recycle(key: jnp.ndarray, config: TrainConfig) -> jnp.ndarray:
+  """N_cycle ~ U{0..max_recycle} (Suppl. 1.10), or max_recycle if sampling is off."""
+  if not config.sample_recycle:
+    return jnp.asarray(config.max_recycle, jnp.int32)
+  return jax.random.randint(key, (), 0, config.max_recycle + 1, dtype=jnp.int32)
+
+
+def _batch_size(batch: Mapping[str, jnp.ndarray]) -> int:
+  sizes = {jnp.shape(v)[0] for v in jax.tree.leaves(batch)}
+  if len(sizes) != 1:
+    raise ValueError(f'train_step: batch leaves disagree on the batch size: {sorted(sizes)}')
+  return sizes.pop()
+
+
+def _mean_metrics(metrics: Dict[str, jnp.ndarray]) -> Dict[str, jnp.ndarray]:
+  return {k: jnp.mean(v) for k, v in metrics.items()}
+
+
+def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation,
+                    config: TrainConfig) -> Callable[[TrainState, Mapping], Tuple[TrainState, Dict]]:
+  """Returns the UN-jitted step(state, batch) -> (state, metrics); see jit_train_step."""
+  per_example = _per_example(loss_fn, config)
+  schedule = make_schedule(config)
+  vmapped = jax.vmap(per_example, in_axes=(None, 0, 0, None))  # over examples
+
+  def batch_loss(params, batch, keys, num_recycle):
+    losses, metrics = vmapped(params, batch, keys, num_recycle)  # [B], {k: [B, ...]}
+    return jnp.mean(losses), metrics
+
+  def per_example_clipped_grads(params, batch, keys, num_recycle):
+    """DISCREPANCY-aware option: clip each example's gradient (Suppl. 1.11.3) then average."""
+    grad_fn = jax.value_and_grad(per_example, has_aux=True)
+
+    def one(example, key):
+      (loss, metrics), grads = grad_fn(params, example, key, num_recycle)
+      norm = optax.global_norm(grads)
+      scale = jnp.minimum(1., config.clip_global_norm / jnp.maximum(norm, 1e-12))
+      return loss, metrics, jax.tree.map(lambda g: g * scale, grads)
+
+    losses, metrics, grads = jax.vmap(one)(batch, keys)  # [B], ..., leaves [B, ...]
+    return jnp.mean(losses), metrics, jax.tree.map(lambda g: jnp.mean(g, 0), grads)
+
+  def step(state: TrainState, batch: Mapping[str, jnp.ndarray]):
+    b = _batch_size(batch)
+    next_rng, step_key = jax.random.split(state.rng)
+    recycle_key, example_key = jax.random.split(step_key)
+    num_recycle = sample_num_recycle(recycle_key, config)  # [] int32, shared
+    keys = jax.random.split(example_key, b)  # [B, 2] one key per global example index
+    if config.clip_per_example and config.clip_global_norm > 0:
+      loss, metrics, grads = per_example_clipped_grads(state.params, batch, keys, num_recycle)
+    else:
+      (loss, metrics), grads = jax.value_and_grad(batch_loss, has_aux=True)(
+          state.params, batch, keys, num_recycle)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    out = dict(_mean_metrics(metrics))
+    out.update(loss=loss, grad_norm=optax.global_norm(grads),
+               learning_rate=jnp.asarray(schedule(state.step), jnp.float32),
+               num_recycle=num_recycle)
+    new_state = TrainState(params=params, opt_state=opt_state, step=state.step + 1, rng=next_rng)
+    return new_state, out
+
+  return step
+
+
+def jit_train_step(step_fn: Callable, mesh: Optional[jax.sharding.Mesh] = None,
+                   axis_name: Optional[str] = None, donate: bool = False) -> Callable:
+  """jit with the data-parallel shardings (state replicated, batch split on axis 0).
+
+  mesh=None: plain jit (single device). donate=True donates the old state buffers.
+  """
+  donate_argnums = (0,) if donate else ()
+  if mesh is None:
+    return jax.jit(step_fn, donate_argnums=donate_argnums)
+  rep = sharding_lib.replicated(mesh)
+  data = sharding_lib.batch_sharding(mesh, axis_name)
+  return jax.jit(step_fn, in_shardings=(rep, data), out_shardings=(rep, rep),
+                 donate_argnums=donate_argnums)
+
+
+def make_eval_loss(loss_fn: LossFn, config: TrainConfig) -> Callable:
+  """jitted (params, batch, rng) -> (mean loss, metrics) with max_recycle, no update."""
+  per_example = _per_example(loss_fn, config)
+
+  @jax.jit
+  def evaluate(params, batch, rng):
+    keys = jax.random.split(rng, _batch_size(batch))
+    num_recycle = jnp.asarray(config.max_recycle, jnp.int32)
+    losses, metrics = jax.vmap(per_example, in_axes=(None, 0, 0, None))(params, batch, keys,
+                                                                       num_recycle)
+    return jnp.mean(losses), _mean_metrics(metrics)
+
+  return evaluate
