@@ -209,7 +209,8 @@ def atom37_to_torsion_angles(
   the direction (y, z) of atom3, i.e. sin = z / r, cos = y / r.
   psi is measured through O, which sits opposite the psi-defining N(i+1), so it
   is rotated by pi. `alt_torsion_angles_sin_cos` adds pi to pi-periodic chis.
-  With `placeholder_for_undefined`, masked angles become (sin, cos) = (0, 1).
+  With `placeholder_for_undefined`, masked angles become (sin, cos) = (1, 0)
+  (AF2's placeholder).
 
   DISCREPANCY: the first residue's pre-omega/phi use a zero "previous residue"
   (masked), and residues across chain breaks are treated as bonded (AF2 does
@@ -264,7 +265,7 @@ def atom37_to_torsion_angles(
   alt_sin_cos = sin_cos * alt_sign[..., None]  # [L, 7, 2]
 
   if placeholder_for_undefined:
-    placeholder = np.array([0., 1.])
+    placeholder = np.array([1., 0.])  # (sin, cos)
     keep = torsion_mask[..., None]
     sin_cos = sin_cos * keep + placeholder * (1. - keep)
     alt_sin_cos = alt_sin_cos * keep + placeholder * (1. - keep)

@@ -122,6 +122,12 @@ def _log_f_and_dlog(omega, sigma, xp):
   return xp.where(use_winding, lw, lc), xp.where(use_winding, dw, dc)
 
 
+@jax.jit
+def _jnp_log_f_and_dlog(omega, sigma):
+  """Jitted jnp evaluation (one compilation per shape instead of one per primitive)."""
+  return _log_f_and_dlog(omega, sigma, jnp)
+
+
 def _check_sigma(sigma) -> None:
   if isinstance(sigma, (int, float, np.ndarray)) and np.any(np.asarray(sigma) <= 0):
     raise ValueError(f'IGSO3: sigma must be > 0, got {sigma}')
@@ -130,8 +136,8 @@ def _check_sigma(sigma) -> None:
 def igso3_log_haar_density(omega, sigma) -> jnp.ndarray:
   """log f(omega; sigma): log density w.r.t. the normalised Haar measure of a rotation by omega."""
   _check_sigma(sigma)
-  return _log_f_and_dlog(jnp.asarray(omega, jnp.float32), jnp.asarray(sigma, jnp.float32),
-                         jnp)[0]
+  return _jnp_log_f_and_dlog(jnp.asarray(omega, jnp.float32),
+                             jnp.asarray(sigma, jnp.float32))[0]
 
 
 def igso3_density(omega, sigma) -> jnp.ndarray:
@@ -148,8 +154,8 @@ def igso3_density(omega, sigma) -> jnp.ndarray:
 def igso3_dlog_density_domega(omega, sigma) -> jnp.ndarray:
   """d log f / d omega (Haar density; the angle-only part of the score)."""
   _check_sigma(sigma)
-  return _log_f_and_dlog(jnp.asarray(omega, jnp.float32), jnp.asarray(sigma, jnp.float32),
-                         jnp)[1]
+  return _jnp_log_f_and_dlog(jnp.asarray(omega, jnp.float32),
+                             jnp.asarray(sigma, jnp.float32))[1]
 
 
 def igso3_score(rotations: jnp.ndarray, sigma) -> jnp.ndarray:
@@ -159,16 +165,23 @@ def igso3_score(rotations: jnp.ndarray, sigma) -> jnp.ndarray:
   d log f/d omega * axis; the same in the body (R exp(x)) and space (exp(x) R)
   trivialisations. Points towards the identity; zero at it. sigma broadcasts to [...].
   """
+  _check_sigma(sigma)
+  return _score(jnp.asarray(rotations, jnp.float32), jnp.asarray(sigma, jnp.float32))
+
+
+@jax.jit
+def _score(rotations, sigma):
   rotvec = rotation.rot_to_rotvec(rotations)  # [..., 3]
-  omega = jnp.linalg.norm(rotvec, axis=-1)
+  omega = jnp.linalg.norm(rotvec, axis=-1)  # [...]
   safe = jnp.maximum(omega, 1e-12)
-  dlog = igso3_dlog_density_domega(omega, sigma)  # [...]
+  dlog = _log_f_and_dlog(omega, sigma, jnp)[1]  # [...]
   # dlog ~ -omega * c near 0, so dlog / omega is finite; use its small-angle value there.
-  coeff = jnp.where(omega > 1e-6, dlog / safe,
-                    igso3_dlog_density_domega(jnp.full_like(omega, 1e-3), sigma) / 1e-3)
+  tiny = _log_f_and_dlog(jnp.full_like(omega, 1e-3), sigma, jnp)[1] / 1e-3
+  coeff = jnp.where(omega > 1e-6, dlog / safe, tiny)
   return coeff[..., None] * rotvec
 
 
+@functools.partial(jax.jit, static_argnums=1)
 def igso3_expected_score_sq_norm(sigma, num_points: int = 512) -> jnp.ndarray:
   """E|score|^2 = int p(omega) (d log f/d omega)^2 d omega (midpoint rule), for loss weights."""
   omega = (jnp.arange(num_points, dtype=jnp.float32) + 0.5) * (np.pi / num_points)  # [P]
@@ -194,8 +207,8 @@ class IGSO3Table:
 
 @functools.lru_cache(maxsize=4)
 def igso3_table(sigma_min: float = 0.01, sigma_max: float = _UNIFORM_SIGMA,
-                num_sigma: int = 384, num_levels: int = 2049,
-                num_omega: int = 4096) -> IGSO3Table:
+                num_sigma: int = 256, num_levels: int = 2049,
+                num_omega: int = 2048) -> IGSO3Table:
   """Build the quantile table in NumPy float64 (memoised; a few tens of ms, nothing on disk).
 
   Each row integrates p(omega; sigma) by the trapezoid rule on [0, min(pi, 14 sigma)]
@@ -207,7 +220,11 @@ def igso3_table(sigma_min: float = 0.01, sigma_max: float = _UNIFORM_SIGMA,
   sigmas = np.exp(np.linspace(np.log(sigma_min), np.log(sigma_max), num_sigma))  # [S]
   frac = np.linspace(0., 1., num_omega)  # [J]
   omega = np.minimum(np.pi, 14. * sigmas)[:, None] * frac[None, :]  # [S, J]
-  log_f, _ = _log_f_and_dlog(omega, np.broadcast_to(sigmas[:, None], omega.shape), np)
+  sig = np.broadcast_to(sigmas[:, None], omega.shape)  # [S, J]
+  wind = sigmas < _SWITCH_SIGMA  # each row evaluated with its own form only (fast)
+  log_f = np.empty_like(omega)
+  log_f[wind] = _winding_log_f_and_dlog(omega[wind], sig[wind], np)[0]
+  log_f[~wind] = _character_log_f_and_dlog(omega[~wind], sig[~wind], np)[0]
   dens = 2. * np.sin(0.5 * omega) ** 2 / np.pi * np.exp(log_f)  # [S, J]
   cdf = np.concatenate([np.zeros((num_sigma, 1)), np.cumsum(
       0.5 * (dens[:, 1:] + dens[:, :-1]) * np.diff(omega, axis=1), axis=1)], axis=1)  # [S, J]
@@ -224,14 +241,20 @@ def igso3_sample_angle(key: jax.Array, sigma, shape: Sequence[int] = (),
   """Rotation angles [*shape] ~ p(omega; sigma) by inverse CDF. sigma broadcasts to shape."""
   _check_sigma(sigma)
   table = igso3_table() if table is None else table
-  q = jnp.asarray(table.quantiles)  # [S, K]
-  num_s, num_k = q.shape
   shape = tuple(shape)
   sigma = jnp.broadcast_to(jnp.asarray(sigma, jnp.float32), shape)
-  u = jax.random.uniform(key, shape, jnp.float32)
+  return _sample_angle(key, sigma, table.quantiles, table.log_sigma_min, table.log_sigma_max)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _sample_angle(key, sigma, quantiles, log_sigma_min, log_sigma_max):
+  """Bilinear interpolation of the quantile table in (log sigma, u)."""
+  q = jnp.asarray(quantiles)  # [S, K]
+  num_s, num_k = q.shape
+  u = jax.random.uniform(key, sigma.shape, jnp.float32)
   log_s = jnp.log(jnp.maximum(sigma, 1e-30))
-  s_pos = (jnp.clip(log_s, table.log_sigma_min, table.log_sigma_max) - table.log_sigma_min) / (
-      (table.log_sigma_max - table.log_sigma_min) / (num_s - 1))
+  s_pos = (jnp.clip(log_s, log_sigma_min, log_sigma_max) - log_sigma_min) / (
+      (log_sigma_max - log_sigma_min) / (num_s - 1))
   i0 = jnp.clip(jnp.floor(s_pos).astype(jnp.int32), 0, num_s - 2)
   ws = s_pos - i0
   k_pos = u * (num_k - 1)
@@ -240,8 +263,8 @@ def igso3_sample_angle(key: jax.Array, sigma, shape: Sequence[int] = (),
   omega = ((1. - ws) * ((1. - wk) * q[i0, j0] + wk * q[i0, j0 + 1])
            + ws * ((1. - wk) * q[i0 + 1, j0] + wk * q[i0 + 1, j0 + 1]))
   # Gaussian limit below the table: quantiles proportional to sigma.
-  below = jnp.exp(log_s - table.log_sigma_min)
-  return jnp.where(log_s < table.log_sigma_min, omega * below, omega)
+  below = jnp.exp(log_s - log_sigma_min)
+  return jnp.where(log_s < log_sigma_min, omega * below, omega)
 
 
 def igso3_sample(key: jax.Array, sigma, shape: Sequence[int] = (),
@@ -253,9 +276,15 @@ def igso3_sample(key: jax.Array, sigma, shape: Sequence[int] = (),
   """
   key_axis, key_angle = jax.random.split(key)
   shape = tuple(shape)
-  axis = jax.random.normal(key_axis, (*shape, 3), jnp.float32)
-  axis = axis / jnp.maximum(jnp.linalg.norm(axis, axis=-1, keepdims=True), 1e-12)
   omega = igso3_sample_angle(key_angle, sigma, shape, table)
+  return _random_axis_rotation(key_axis, omega)
+
+
+@jax.jit
+def _random_axis_rotation(key, omega):
+  """Rotation by omega [...] about uniformly random axes -> [..., 3, 3]."""
+  axis = jax.random.normal(key, (*omega.shape, 3), jnp.float32)
+  axis = axis / jnp.maximum(jnp.linalg.norm(axis, axis=-1, keepdims=True), 1e-12)
   return rotation.rotvec_to_rot(axis * omega[..., None])
 
 

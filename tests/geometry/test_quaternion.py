@@ -7,6 +7,9 @@ from scipy.spatial.transform import Rotation
 
 from alphafold_jax.geometry import quaternion as quat
 
+_to_rot = jax.jit(quat.quat_to_rot, static_argnames='normalize')
+_to_quat = jax.jit(quat.rot_to_quat)
+
 
 def _random_quats(rng, n):
   q = rng.normal(size=(n, 4))
@@ -17,7 +20,7 @@ def test_quat_to_rot_matches_scipy_and_oracle():
   from alphafold.model import quat_affine  # oracle, test-only
   rng = np.random.default_rng(0)
   q = _random_quats(rng, 13)  # (w, x, y, z)
-  ours = np.asarray(quat.quat_to_rot(jnp.asarray(q, jnp.float32)))
+  ours = np.asarray(_to_rot(jnp.asarray(q, jnp.float32)))
   ref = Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()  # scipy is scalar-last
   np.testing.assert_allclose(ours, ref, atol=1e-5)
   oracle = np.array(quat_affine.quat_to_rot(jnp.asarray(q, jnp.float32)))  # [3, 3, 13]
@@ -30,11 +33,11 @@ def test_non_unit_backbone_update_quaternion():
   rng = np.random.default_rng(1)
   bcd = rng.normal(size=(7, 3)) * 2.
   q = np.concatenate([np.ones((7, 1)), bcd], -1)
-  ours = np.asarray(quat.quat_to_rot(jnp.asarray(q, jnp.float32), normalize=True))
+  ours = np.asarray(_to_rot(jnp.asarray(q, jnp.float32), normalize=True))
   ref = Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()  # scipy normalises too
   np.testing.assert_allclose(ours, ref, atol=1e-5)
   # without normalisation the homogeneous form scales by |q|^2
-  raw = np.asarray(quat.quat_to_rot(jnp.asarray(q, jnp.float32), normalize=False))
+  raw = np.asarray(_to_rot(jnp.asarray(q, jnp.float32), normalize=False))
   np.testing.assert_allclose(raw, ref * np.sum(q * q, -1)[:, None, None], rtol=1e-4, atol=1e-4)
 
 
@@ -50,13 +53,13 @@ def test_rot_to_quat_roundtrip_including_near_pi():
   q_axes = np.array([[0., 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
   q = np.concatenate([q, q_pi, q_axes])
   rot = Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()
-  back = np.asarray(quat.rot_to_quat(jnp.asarray(rot, jnp.float32)))
+  back = np.asarray(_to_quat(jnp.asarray(rot, jnp.float32)))
   # same rotation up to sign; canonical w >= 0
   assert (back[:, 0] >= 0).all()
   sign = np.sign(np.sum(back * q, -1, keepdims=True))
   np.testing.assert_allclose(back, sign * q, atol=2e-5)
   np.testing.assert_allclose(np.linalg.norm(back, axis=-1), 1., atol=1e-6)
-  again = np.asarray(quat.quat_to_rot(jnp.asarray(back)))
+  again = np.asarray(_to_rot(jnp.asarray(back)))
   np.testing.assert_allclose(again, rot, atol=2e-5)
 
 
@@ -64,7 +67,7 @@ def test_rot_to_quat_equals_oracle_up_to_sign():
   from alphafold.model import quat_affine  # oracle, test-only
   rng = np.random.default_rng(3)
   rot = Rotation.random(7, random_state=rng).as_matrix().astype(np.float32)
-  ours = np.asarray(quat.rot_to_quat(jnp.asarray(rot)))
+  ours = np.asarray(_to_quat(jnp.asarray(rot)))
   oracle = np.asarray(quat_affine.rot_to_quat(jnp.asarray(rot), unstack_inputs=True))
   sign = np.sign(np.sum(ours * oracle, -1, keepdims=True))
   np.testing.assert_allclose(ours, sign * oracle, atol=1e-4)
@@ -96,6 +99,6 @@ def test_rigid_quat_roundtrip_and_gradient():
   np.testing.assert_allclose(quat.quat_to_rot(q2), r.rot, atol=1e-5)
   np.testing.assert_array_equal(t2, t)
   # gradients of rot_to_quat are finite at the identity and at a pi rotation
+  grad_fn = jax.jit(jax.grad(lambda x: jnp.sum(quat.rot_to_quat(x) * jnp.arange(1., 5.))))
   for m in (jnp.eye(3), jnp.diag(jnp.array([1., -1., -1.]))):
-    g = jax.grad(lambda x: jnp.sum(quat.rot_to_quat(x) * jnp.arange(1., 5.)))(m)
-    assert np.isfinite(np.asarray(g)).all()
+    assert np.isfinite(np.asarray(grad_fn(m))).all()

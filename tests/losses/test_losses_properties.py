@@ -91,82 +91,104 @@ def test_invariance_under_global_rigid_motion(case):
   assert not np.allclose(fn(shifted, case['batch'])[2], ref[2])
 
 
-def _float_leaves_grad(pred, batch, config):
-  def f(p):
-    return L.alphafold_loss(p, batch, config)[0]
-  return jax.jit(jax.value_and_grad(f))(pred)
-
-
-def _assert_finite(value, grads):
-  assert np.isfinite(float(value)), value
+def _assert_finite(value, grads, what):
+  assert np.isfinite(float(value)), (what, value)
   for path, g in jax.tree_util.tree_leaves_with_path(grads):
-    assert np.all(np.isfinite(np.asarray(g))), jax.tree_util.keystr(path)
+    assert np.all(np.isfinite(np.asarray(g))), (what, jax.tree_util.keystr(path))
 
 
-def _as_float_pred(pred):
-  return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), pred)
+def _canonical(pred, batch):
+  """Same pytree structure/dtypes for every variant (so one compiled function serves all)."""
+  sm = pred['structure_module']
+  traj = to_rigid(sm['traj'])
+  sc = sm['sidechains']
+  sm = dict(sm, traj=traj, final_affines=traj[-1],
+            sidechains=dict(sc, frames=to_rigid(sc['frames'])))
+  pred = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), dict(pred, structure_module=sm))
+  batch = dict(batch, backbone_affine_tensor=np.asarray(
+      to_rigid(batch['backbone_affine_tensor']).to_tensor_flat12()))
+  return pred, batch
 
 
-@pytest.mark.parametrize('kind', ['coincident', 'collinear', 'all_masked', 'one_residue'])
-def test_degenerate_inputs_finite_values_and_grads(data_dir, kind):
-  case = build_case(data_dir, seed=4, n_real=1 if kind == 'one_residue' else 5, n_pad=2)
-  pred, batch = _as_float_pred(case['pred']), dict(case['batch'])
+def _degenerate(case, kind):
+  pred, batch = _canonical(case['pred'], dict(case['batch']))
   sm = dict(pred['structure_module'])
   n = case['n']
+  zeros = jnp.zeros_like
   if kind == 'coincident':
     # All predicted atoms and frame origins on one point; targets coincide too.
-    zeros = lambda x: jnp.zeros_like(x)
-    traj = to_rigid(sm['traj'])
-    sm['traj'] = Rigid(traj.rot, zeros(traj.trans))
+    sm['traj'] = Rigid(sm['traj'].rot, zeros(sm['traj'].trans))
     sm['final_affines'] = sm['traj'][-1]
-    sm['final_atom14_positions'] = zeros(sm['final_atom14_positions'])
-    sm['final_atom_positions'] = zeros(sm['final_atom_positions'])
-    frames = to_rigid(sm['sidechains']['frames'])
+    for k in ('final_atom14_positions', 'final_atom_positions'):
+      sm[k] = zeros(sm[k])
+    fr = sm['sidechains']['frames']
     sm['sidechains'] = dict(sm['sidechains'], atom_pos=zeros(sm['sidechains']['atom_pos']),
-                            frames=Rigid(frames.rot, zeros(frames.trans)))
+                            frames=Rigid(fr.rot, zeros(fr.trans)))
     for k in ('atom14_gt_positions', 'atom14_alt_gt_positions', 'all_atom_positions',
               'pseudo_beta'):
       batch[k] = np.zeros_like(batch[k])
   elif kind == 'collinear':
-    # Backbone atoms on a line: frames from Gram-Schmidt of collinear points (both sides).
-    line = np.linspace(0., 1., 14 * n * 3).reshape(n, 14, 3).sum(-1, keepdims=True)
-    line = (line * np.array([1., 2., 3.])).astype(np.float32)               # [N, 14, 3]
+    # Every atom on one line: frames by Gram-Schmidt of collinear points, both sides.
+    t = np.linspace(0., 5., n * 14, dtype=np.float32).reshape(n, 14, 1)
+    line = t * np.array([1., 2., 3.], np.float32)                          # [N, 14, 3]
     coll = Rigid.from_three_points(jnp.asarray(line[:, 2]), jnp.asarray(line[:, 1]),
                                    jnp.asarray(line[:, 0]))               # [N]
-    k = to_rigid(sm['traj']).shape[0]
+    k = sm['traj'].shape[0]
     sm['traj'] = coll.map(lambda x: jnp.broadcast_to(x, (k,) + x.shape))
     sm['final_affines'] = coll
     sm['final_atom14_positions'] = jnp.asarray(line)
-    sm['sidechains'] = dict(sm['sidechains'], atom_pos=jnp.asarray(line)[None],
-                            frames=coll.map(lambda x: jnp.broadcast_to(
-                                x[:, None], (1, n, 8) + x.shape[1:])))
+    sm['sidechains'] = dict(
+        sm['sidechains'], atom_pos=jnp.broadcast_to(jnp.asarray(line), (k, n, 14, 3)),
+        frames=coll.map(lambda x: jnp.broadcast_to(x[None, :, None], (k, n, 8) + x.shape[1:])))
     batch['backbone_affine_tensor'] = np.asarray(coll.to_tensor_flat12())
-    batch['atom14_gt_positions'] = line
-    batch['atom14_alt_gt_positions'] = line
+    batch['atom14_gt_positions'] = batch['atom14_alt_gt_positions'] = line
   elif kind == 'all_masked':
     for k, v in batch.items():
       if 'mask' in k or 'exists' in k:
         batch[k] = np.zeros_like(v)
   pred['structure_module'] = sm
-  value, grads = _float_leaves_grad(pred, batch, FT)
-  _assert_finite(value, grads)
-  if kind == 'all_masked':
-    # Nothing to score: every term vanishes, up to the renormalised FAPE floor.
-    assert float(value) < 1e-3 + 1e-6
+  return pred, batch
+
+
+def _value_and_grad(pred, batch):
+  return jax.value_and_grad(lambda p: L.alphafold_loss(p, batch, FT)[0])(pred)
+
+
+def test_degenerate_inputs_finite_values_and_grads(data_dir):
+  """Coincident atoms, collinear backbone, everything masked: one vmapped compile."""
+  case = build_case(data_dir, seed=4, n_real=5, n_pad=2)
+  kinds = ('coincident', 'collinear', 'all_masked')
+  variants = [_degenerate(case, k) for k in kinds]
+  stacked = jax.tree_util.tree_map(lambda *x: jnp.stack([jnp.asarray(y) for y in x]), *variants)
+  values, grads = jax.jit(jax.vmap(_value_and_grad))(*stacked)
+  for i, kind in enumerate(kinds):
+    _assert_finite(values[i], jax.tree_util.tree_map(lambda g: g[i], grads), kind)
+  # Nothing to score when all is masked: every term vanishes but the FAPE eps floor.
+  assert float(values[2]) < 1e-3 + 1e-6
+  assert float(values[0]) > 0. and float(values[1]) > 0.
+
+
+def test_one_residue_finite_values_and_grads(data_dir):
+  case = build_case(data_dir, seed=8, n_real=1, n_pad=0)
+  value, grads = jax.jit(_value_and_grad)(*_canonical(case['pred'], case['batch']))
+  _assert_finite(value, grads, 'one residue')
+  assert float(value) > 0.
+
+
+_TOTAL_FT = jax.jit(lambda p, b: L.alphafold_loss(p, b, FT))
 
 
 def test_jit_and_vmap_with_masks(data_dir):
   """vmap over a batch of two examples (different masks) equals a Python loop, under jit."""
-  a = build_case(data_dir, seed=5, n_real=9, n_pad=4)
-  b = build_case(data_dir, seed=6, n_real=11, n_pad=2)
+  a = build_case(data_dir, seed=5, n_real=9, n_pad=6)
+  b = build_case(data_dir, seed=6, n_real=13, n_pad=2)
   stack = lambda x, y: np.stack([np.asarray(x), np.asarray(y)])
   preds = jax.tree_util.tree_map(stack, a['pred'], b['pred'])
   batches = jax.tree_util.tree_map(stack, a['batch'], b['batch'])
-  fn = lambda p, bt: L.alphafold_loss(p, bt, FT)
-  vm_loss, vm_metrics = jax.jit(jax.vmap(fn))(preds, batches)
-  single = jax.jit(fn)
+  vm_loss, vm_metrics = jax.jit(jax.vmap(lambda p, bt: L.alphafold_loss(p, bt, FT)))(
+      preds, batches)
   for i, c in enumerate((a, b)):
-    loss, metrics = single(c['pred'], c['batch'])
+    loss, metrics = _TOTAL_FT(c['pred'], c['batch'])
     np.testing.assert_allclose(vm_loss[i], loss, rtol=1e-5)
     for k in metrics:
       np.testing.assert_allclose(vm_metrics[k][i], metrics[k], rtol=1e-5, atol=1e-6, err_msg=k)
@@ -191,14 +213,13 @@ def test_padding_invariance(data_dir):
   case = build_case(data_dir, seed=7, n_real=11, n_pad=0)
   rng = np.random.default_rng(0)
   n = case['n']
-  pred_p = _pad_residues(case['pred'], n, 3, rng, fill_random=True)
+  pred_p = _pad_residues(case['pred'], n, 4, rng, fill_random=True)
   # Keep unit quaternions / rotations in the padded frames.
   pred_p['structure_module']['traj'][..., n:, :4] = [1., 0., 0., 0.]
   pred_p['structure_module']['final_affines'][n:, :4] = [1., 0., 0., 0.]
-  batch_p = _pad_residues(case['batch'], n, 3, rng, fill_random=False)
-  fn = jax.jit(lambda p, b: L.alphafold_loss(p, b, FT))
-  loss, metrics = fn(case['pred'], case['batch'])
-  loss_p, metrics_p = fn(pred_p, batch_p)
+  batch_p = _pad_residues(case['batch'], n, 4, rng, fill_random=False)
+  loss, metrics = _TOTAL_FT(case['pred'], case['batch'])
+  loss_p, metrics_p = _TOTAL_FT(pred_p, batch_p)
   np.testing.assert_allclose(loss_p, loss, rtol=1e-5)
   for k in metrics:
     if k != 'fape_per_layer':
@@ -206,8 +227,7 @@ def test_padding_invariance(data_dir):
 
 
 def test_total_loss_applies_weights(case):
-  fn = jax.jit(L.alphafold_loss, static_argnums=2)
-  base_loss, m = fn(case['pred'], case['batch'], FT)
+  base_loss, m = _TOTAL_FT(case['pred'], case['batch'])
   expected = (m['structure_module_loss'] + 0.3 * m['distogram_loss']
               + 2.0 * m['masked_msa_loss'] + 0.01 * m['plddt_loss'] + 0.1 * m['pae_loss']
               + 0.01 * m['experimentally_resolved_loss'])
@@ -215,19 +235,15 @@ def test_total_loss_applies_weights(case):
   sm_expected = (0.5 * m['fape_per_layer'].mean() + 0.5 * m['sidechain_fape']
                  + 0.5 * m['chi_loss'] + 0.01 * m['angle_norm_loss'] + m['violation_loss'])
   np.testing.assert_allclose(m['structure_module_loss'], sm_expected, rtol=1e-6)
-  doubled, _ = fn(case['pred'], case['batch'], FT.replace(distogram_weight=0.6))
-  np.testing.assert_allclose(doubled - base_loss, 0.3 * m['distogram_loss'], rtol=1e-4)
-  # Initial-training defaults: no violation / experimentally-resolved term.
-  init_loss, mi = fn(case['pred'], case['batch'], L.LossConfig())
-  np.testing.assert_allclose(base_loss - init_loss,
-                             m['violation_loss'] + 0.01 * m['experimentally_resolved_loss'],
-                             rtol=1e-4)
-  # Heads with weight 0 need no inputs.
+  # Initial-training defaults drop the violation term; heads with weight 0 need no inputs.
   pred = {'structure_module': case['pred']['structure_module']}
   only_sm = L.LossConfig(distogram_weight=0., masked_msa_weight=0., plddt_weight=0.,
-                         pae_weight=0.)
-  np.testing.assert_allclose(fn(pred, case['batch'], only_sm)[0], mi['structure_module_loss'],
-                             rtol=1e-6)
+                         pae_weight=0., structure_module_weight=2.)
+  loss, mi = jax.jit(lambda p, b: L.alphafold_loss(p, b, only_sm))(pred, case['batch'])
+  np.testing.assert_allclose(mi['structure_module_loss'],
+                             m['structure_module_loss'] - m['violation_loss'], rtol=1e-5)
+  np.testing.assert_allclose(loss, 2. * mi['structure_module_loss'], rtol=1e-6)
+  assert set(mi) & {'distogram_loss', 'pae_loss', 'experimentally_resolved_loss'} == set()
 
 
 def test_clamped_fape_has_zero_gradient_beyond_clamp(case):
@@ -237,10 +253,11 @@ def test_clamped_fape_has_zero_gradient_beyond_clamp(case):
   far = Rigid(traj.rot, traj.trans.at[:, 0].add(100.))   # residue 0 far off (every layer)
   pred = dict(pred, structure_module=dict(pred['structure_module'], traj=far))
   def g(frac):
-    batch = dict(case['batch'], use_clamped_fape=np.float32(frac))
+    batch = dict(case['batch'], use_clamped_fape=frac)
     return jax.grad(lambda t: L.backbone_loss(dict(pred, structure_module=dict(
         pred['structure_module'], traj=Rigid(far.rot, t))), batch)[0])(far.trans)
-  g_clamped, g_unclamped = jax.jit(g)(1.), jax.jit(g)(0.)
+  g = jax.jit(g)
+  g_clamped, g_unclamped = g(jnp.float32(1.)), g(jnp.float32(0.))
   assert np.abs(np.asarray(g_clamped)[:, 0]).max() < 1e-8
   assert np.abs(np.asarray(g_unclamped)[:, 0]).max() > 1e-4
 

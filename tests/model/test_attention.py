@@ -49,7 +49,7 @@ def test_attention_matches_oracle(num_head, key_dim, value_dim, gating, a, o):
   assert d <= 1e-4
   # Chunked == unchunked.
   t = hk.transform(lambda *x: Attention(cfg, tt.our_global_config(), o)(*x[:4], chunk_size=2))
-  assert tt.max_diff(t.apply(params, None, q, m, bias, shared), out) <= 1e-5
+  assert tt.max_diff(jax.jit(t.apply)(params, None, q, m, bias, shared), out) <= 1e-5
 
 
 @pytest.mark.parametrize('gating,a,num_head', [(True, 64, 8), (False, 11, 1), (True, 9, 3)])
@@ -73,7 +73,7 @@ def test_global_attention_matches_oracle(gating, a, num_head):
   print(f'global attention max|d| = {d:.2e}')
   assert d <= 1e-4
   t = hk.transform(lambda x, m: GlobalAttention(cfg, tt.our_global_config(), a)(x, x, m, chunk_size=3))
-  assert tt.max_diff(t.apply(params, None, x, jnp.asarray(mask)), out) <= 1e-5
+  assert tt.max_diff(jax.jit(t.apply)(params, None, x, jnp.asarray(mask)), out) <= 1e-5
 
 
 def test_masked_keys_do_not_leak():
@@ -84,7 +84,7 @@ def test_masked_keys_do_not_leak():
   mask = np.ones((3, 5), np.float32)
   mask[:, 3:] = 0
   bias = mask_to_bias(jnp.asarray(mask), jnp.float32)[:, None, None, :]
-  params = tt.perturb(t.init(jax.random.PRNGKey(0), q, q, bias), 2)
+  params = tt.random_params(tt.param_shapes(t, q, q, bias), 2)
   out1 = t.apply(params, None, q, q, bias)
   m2 = q.at[:, 3:].set(tt.normal(9, (3, 2, 6), 10.0))
   out2 = t.apply(params, None, q, m2, bias)

@@ -19,6 +19,8 @@ from alphafold_jax.model import embedders
 from alphafold_jax.model import template_features as tf
 
 TOL = 1e-5
+# Jitted once per process: eager dispatch of the many small ops is slow on a busy CPU.
+torsions = jax.jit(tf.atom37_to_torsion_angles, static_argnames='placeholder_for_undefined')
 
 
 def _load(data_dir, name):
@@ -64,7 +66,7 @@ def test_torsions_match_oracle_on_real_protein(data_dir, name, damage):
   aatype, pos, mask = _load(data_dir, name)
   if damage:
     aatype, pos, mask = _damaged(aatype, pos, mask, seed=len(aatype))
-  ours = jax.jit(tf.atom37_to_torsion_angles)(aatype, pos, mask)
+  ours = torsions(aatype, pos, mask)
   ref = _oracle_torsions(aatype, pos, mask, placeholder=False)
   np.testing.assert_array_equal(np.asarray(ours['torsion_angles_mask']), ref['torsion_angles_mask'])
   m = ref['torsion_angles_mask'] > 0
@@ -84,7 +86,7 @@ def test_torsions_match_oracle_on_real_protein(data_dir, name, damage):
 @pytest.mark.parametrize('name', ['1UBQ.pdb'])
 def test_torsions_with_placeholder_match_oracle_everywhere(data_dir, name):
   aatype, pos, mask = _damaged(*_load(data_dir, name), seed=3)
-  ours = tf.atom37_to_torsion_angles(aatype, pos, mask, placeholder_for_undefined=True)
+  ours = torsions(aatype, pos, mask, placeholder_for_undefined=True)
   ref = _oracle_torsions(aatype, pos, mask, placeholder=True)
   for key in ref:
     d = np.abs(np.asarray(ours[key]) - ref[key]).max()
@@ -97,7 +99,7 @@ def test_torsions_equal_standard_dihedral_and_are_rigid_invariant():
   pos = rng.normal(size=(n_res, 37, 3)).astype(np.float32) * 3
   mask = np.ones((n_res, 37), np.float32)
   aatype = rng.integers(0, 21, n_res)
-  out = tf.atom37_to_torsion_angles(aatype, pos, mask)
+  out = torsions(aatype, pos, mask)
   # psi from N, CA, C, O (AF2 mirrors it by pi): IUPAC dihedral + pi, where
   # dihedral(p0..p3) = atan2(|b1| b0 . (b1 x b2), (b0 x b1) . (b1 x b2)), b_k = p_{k+1} - p_k.
   n, ca, c, o = (rc.atom_order[x] for x in ('N', 'CA', 'C', 'O'))
@@ -112,11 +114,11 @@ def test_torsions_equal_standard_dihedral_and_are_rigid_invariant():
   q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
   q = q * np.sign(np.linalg.det(q))
   moved = pos @ q.T + np.array([5., -3., 7.])
-  out2 = tf.atom37_to_torsion_angles(aatype, moved.astype(np.float32), mask)
+  out2 = torsions(aatype, moved.astype(np.float32), mask)
   m = out['torsion_angles_mask'][..., None] > 0
   np.testing.assert_allclose(out2['torsion_angles_sin_cos'] * m,
                              out['torsion_angles_sin_cos'] * m, atol=2e-5)
-  mirrored = tf.atom37_to_torsion_angles(aatype, (pos * np.array([1., 1., -1.])).astype(np.float32), mask)
+  mirrored = torsions(aatype, (pos * np.array([1., 1., -1.])).astype(np.float32), mask)
   np.testing.assert_allclose(mirrored['torsion_angles_sin_cos'][..., 0] * m[..., 0],
                              -out['torsion_angles_sin_cos'][..., 0] * m[..., 0], atol=2e-5)
 
@@ -124,7 +126,7 @@ def test_torsions_equal_standard_dihedral_and_are_rigid_invariant():
 def test_helix_phi_psi_of_ubiquitin(data_dir):
   """Ubiquitin's helix (residues 24-33) has phi ~ -63 deg and psi ~ -41 deg."""
   aatype, pos, mask = _load(data_dir, '1UBQ.pdb')
-  sc = np.asarray(tf.atom37_to_torsion_angles(aatype, pos, mask)['torsion_angles_sin_cos'])
+  sc = np.asarray(torsions(aatype, pos, mask)['torsion_angles_sin_cos'])
   helix = slice(23, 33)
   phi = np.degrees(np.arctan2(sc[helix, 1, 0], sc[helix, 1, 1]))
   psi = np.degrees(np.arctan2(sc[helix, 2, 0], sc[helix, 2, 1]))
@@ -137,9 +139,9 @@ def test_torsions_batch_dims_and_gradients(data_dir):
   aatype, pos, mask = _load(data_dir, '1CRN.pdb')
   pos, mask = pos[:13], mask[:13]
   aatype = aatype[:13]
-  batched = tf.atom37_to_torsion_angles(np.stack([aatype, aatype[::-1]]),
+  batched = torsions(np.stack([aatype, aatype[::-1]]),
                                         np.stack([pos, pos[::-1]]), np.stack([mask, mask[::-1]]))
-  single = tf.atom37_to_torsion_angles(aatype[::-1], pos[::-1], mask[::-1])
+  single = torsions(aatype[::-1], pos[::-1], mask[::-1])
   for k in single:
     np.testing.assert_allclose(batched[k][1], single[k], atol=1e-6)
 
@@ -147,22 +149,22 @@ def test_torsions_batch_dims_and_gradients(data_dir):
     out = tf.atom37_to_torsion_angles(aatype, p, mask)
     return jnp.sum(out['torsion_angles_sin_cos'] * jnp.arange(14.).reshape(7, 2))
 
-  g = jax.grad(loss)(jnp.asarray(pos * mask[..., None]))
+  g = jax.jit(jax.grad(loss))(jnp.asarray(pos * mask[..., None]))
   assert np.all(np.isfinite(np.asarray(g))) and np.abs(np.asarray(g)).max() > 0
 
 
 def test_torsion_input_errors():
   with pytest.raises(ValueError, match='37, 3'):
-    tf.atom37_to_torsion_angles(np.zeros(3, int), np.zeros((3, 14, 3)), np.zeros((3, 14)))
+    torsions(np.zeros(3, int), np.zeros((3, 14, 3)), np.zeros((3, 14)))
   with pytest.raises(ValueError, match='mask'):
-    tf.atom37_to_torsion_angles(np.zeros(3, int), np.zeros((3, 37, 3)), np.zeros((3, 36)))
+    torsions(np.zeros(3, int), np.zeros((3, 37, 3)), np.zeros((3, 36)))
 
 
 def test_backbone_frames_match_oracle_gt_frames(data_dir):
   from alphafold.model import all_atom
   aatype, pos, mask = _damaged(*_load(data_dir, '1UBQ.pdb'), seed=5)
   frames, fmask = tf.backbone_frames(jnp.asarray(pos), jnp.asarray(mask))
-  ref = all_atom.atom37_to_frames(jnp.asarray(aatype), jnp.asarray(pos), jnp.asarray(mask))
+  ref = jax.jit(all_atom.atom37_to_frames)(jnp.asarray(aatype), jnp.asarray(pos), jnp.asarray(mask))
   ref_flat = np.asarray(ref['rigidgroups_gt_frames'])[:, 0]  # [N, 12] (rot row-major, trans)
   ref_mask = np.asarray(ref['rigidgroups_gt_exists'])[:, 0]
   np.testing.assert_array_equal(np.asarray(fmask), ref_mask)
@@ -205,14 +207,18 @@ def test_template_pair_features_match_oracle_embedding2d_input(unit_vector):
 
   def fwd():
     with hk.intercept_methods(interceptor):
-      return modules.SingleTemplateEmbedding(tcfg, gc)(
+      modules.SingleTemplateEmbedding(tcfg, gc)(
           jnp.zeros((7, 7, 128)), batch, jnp.ones((7, 7)), is_training=False)
+    return captured['x']
 
-  hk.transform(fwd).init(jax.random.PRNGKey(0))
+  fwd = hk.transform(fwd)
+  key = jax.random.PRNGKey(0)
+  ref = jax.jit(fwd.apply)(jax.jit(fwd.init)(key), key)
   bins = embedders.DistogramBins(min_bin=3.25, max_bin=50.75, num_bins=39)
-  ours = tf.template_pair_features(batch, bins, use_unit_vector=unit_vector)
-  assert ours.shape == captured['x'].shape == (7, 7, 88)
-  d = float(jnp.abs(ours - captured['x']).max())
+  ours = jax.jit(functools.partial(tf.template_pair_features, dgram_bins=bins,
+                                   use_unit_vector=unit_vector))(batch)
+  assert ours.shape == ref.shape == (7, 7, 88)
+  d = float(jnp.abs(ours - ref).max())
   assert d <= TOL, d
   if unit_vector:
     assert float(jnp.abs(ours[..., 83:86]).max()) > 0.5
@@ -221,9 +227,9 @@ def test_template_pair_features_match_oracle_embedding2d_input(unit_vector):
 def test_template_single_features_shapes_and_mask():
   rng = np.random.default_rng(1)
   batch = _template_batch(rng, 3, 5)
-  feats, row_mask = tf.template_single_features(batch)
+  feats, row_mask = jax.jit(tf.template_single_features)(batch)
   assert feats.shape == (3, 5, tf.NUM_TEMPLATE_SINGLE_FEATURES) and row_mask.shape == (3, 5)
-  tors = tf.atom37_to_torsion_angles(batch['template_aatype'], batch['template_all_atom_positions'],
+  tors = torsions(batch['template_aatype'], batch['template_all_atom_positions'],
                                      batch['template_all_atom_masks'])
   np.testing.assert_array_equal(row_mask, tors['torsion_angles_mask'][..., 2])
   np.testing.assert_array_equal(feats[..., :22], jax.nn.one_hot(batch['template_aatype'], 22))

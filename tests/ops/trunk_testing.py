@@ -31,12 +31,36 @@ def our_global_config(**kw) -> GlobalConfig:
   return GlobalConfig(**kw)
 
 
-def perturb(params, seed: int, scale: float = 0.2):
-  """Adds N(0, scale^2) noise to every leaf so AF2's zero/one initialisations become generic."""
-  leaves, treedef = jax.tree_util.tree_flatten(params)
-  keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
-  noisy = [x + scale * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
-  return jax.tree_util.tree_unflatten(treedef, noisy)
+def _param_scale(name: str, shape) -> float:
+  if name == 'output_w' and len(shape) == 3:  # [H, c, o] attention / [c, c, o] outer product mean
+    return 1.0 / np.sqrt(shape[0] * shape[1])
+  return 1.0 / np.sqrt(shape[0]) if len(shape) > 1 else 0.2
+
+
+def random_params(shapes, seed: int, stacked: bool = False):
+  """Generic random params (NumPy RNG, no compilation) for a param-shape tree from `param_shapes`.
+
+  Weights ~ N(0, 1/fan_in), biases/offsets ~ N(0, 0.2^2), LayerNorm scales ~ 1 + N(0, 0.2^2), so
+  AF2's zero-initialised gates and output layers are all non-trivial."""
+  rng = np.random.default_rng(seed)
+  out = {}
+  for module in sorted(shapes):
+    out[module] = {}
+    for name in sorted(shapes[module]):
+      leaf = shapes[module][name]
+      # Stacked blocks carry a leading [num_block] axis: scale by the per-block shape.
+      shape = tuple(leaf.shape)
+      base = shape[1:] if stacked else shape
+      x = rng.standard_normal(shape).astype(np.float32) * _param_scale(name, base)
+      if name == 'scale':
+        x = 1.0 + x
+      out[module][name] = jnp.asarray(x)
+  return out
+
+
+def param_shapes(transformed, *args):
+  """The param tree's ShapeDtypeStructs, traced without running any initializer."""
+  return jax.eval_shape(transformed.init, jax.random.PRNGKey(0), *args)
 
 
 def padded_mask(shape, num_real, seed: int, holes: bool = True) -> np.ndarray:
@@ -54,7 +78,7 @@ def padded_mask(shape, num_real, seed: int, holes: bool = True) -> np.ndarray:
 
 
 def normal(seed: int, shape, scale: float = 1.0) -> jnp.ndarray:
-  return scale * jax.random.normal(jax.random.PRNGKey(seed), shape, jnp.float32)
+  return jnp.asarray(scale * np.random.default_rng(seed).standard_normal(shape), jnp.float32)
 
 
 def max_diff(a, b, mask=None) -> float:
@@ -75,13 +99,33 @@ def same_tree_structure(p_ours, p_oracle) -> None:
   assert ours == theirs, (sorted(set(ours.items()) ^ set(theirs.items())))
 
 
-def compare_with_oracle(ours_fn, oracle_fn, args, seed: int = 0, scale: float = 0.2):
-  """Inits the oracle, checks our param tree equals it, perturbs params, returns both outputs."""
+def compare_with_oracle(ours_fn, oracle_fn, args, seed: int = 0, jit: bool = True):
+  """Checks our param tree equals the oracle's, draws random params, returns (ours, oracle, params)."""
   t_oracle = hk.transform(oracle_fn)
   t_ours = hk.transform(ours_fn)
+  shapes = param_shapes(t_oracle, *args)
+  same_tree_structure(param_shapes(t_ours, *args), shapes)
+  params = random_params(shapes, seed)
+  apply_ours, apply_oracle = t_ours.apply, t_oracle.apply
+  if jit:
+    apply_ours, apply_oracle = jax.jit(apply_ours), jax.jit(apply_oracle)
   key = jax.random.PRNGKey(seed)
-  p_oracle = t_oracle.init(key, *args)
-  p_ours = t_ours.init(key, *args)
-  same_tree_structure(p_ours, p_oracle)
-  params = perturb(p_oracle, seed + 1, scale)
-  return t_ours.apply(params, key, *args), t_oracle.apply(params, key, *args), params
+  return apply_ours(params, key, *args), apply_oracle(params, key, *args), params
+
+
+def to_oracle_config(cfg):
+  """Our (nested) config dataclass as the oracle's ConfigDict (None widths dropped)."""
+  import dataclasses
+  import ml_collections
+
+  def convert(d):
+    out = {}
+    for k, v in d.items():
+      if v is None:
+        continue
+      out[k] = convert(v) if isinstance(v, dict) else v
+    if 'num_outer_channel' in out:
+      out.setdefault('chunk_size', 128)  # the oracle's own OPM chunk knob
+    return out
+
+  return ml_collections.ConfigDict(convert(dataclasses.asdict(cfg)))

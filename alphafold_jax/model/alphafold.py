@@ -1,0 +1,161 @@
+"""The AlphaFold2 model: one iteration (trunk + heads) and recycling around it.
+
+Jumper et al. 2021, Suppl. Alg. 2 ("Inference"): the embeddings and Evoformer produce single,
+pair and MSA representations; the heads read them; the structure module's final atoms, the
+first MSA row and the pair representation are recycled into the next iteration with the
+gradient stopped (Suppl. 1.10). All cycles run inside one `hk.while_loop`.
+
+Haiku scopes match DeepMind's v2.3 monomer parameter files:
+  alphafold/alphafold_iteration/{evoformer, structure_module, distogram_head, masked_msa_head,
+  predicted_lddt_head, predicted_aligned_error_head, experimentally_resolved_head}.
+
+Batch: AF2 processed features of ONE example with the leading ensemble axis E
+(`data_pipeline.process_features` or AF2's own pipeline): cycle i reads member min(i, E - 1),
+so features resampled per recycle (E = num_recycle + 1) are used in order.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+
+from alphafold_jax.common import residue_constants as rc
+from alphafold_jax.config.model_config import ModelConfig
+from alphafold_jax.model.embeddings_and_evoformer import EmbeddingsAndEvoformer
+from alphafold_jax.model.heads import (DistogramHead, ExperimentallyResolvedHead, MaskedMsaHead,
+                                       PredictedAlignedErrorHead, PredictedLDDTHead)
+from alphafold_jax.model.heads.predicted_aligned_error import (compute_predicted_aligned_error,
+                                                               predicted_tm_score)
+from alphafold_jax.model.heads.predicted_lddt import compute_plddt
+from alphafold_jax.model.structure_module import StructureModule
+
+Batch = Mapping[str, jnp.ndarray]
+
+
+class AlphaFoldIteration(hk.Module):
+  """One pass of Suppl. Alg. 2 lines 5-22: trunk, structure module and heads."""
+
+  def __init__(self, config: ModelConfig, name: str = 'alphafold_iteration'):
+    super().__init__(name=name)
+    self.config = config
+
+  def __call__(self, batch: Batch, prev: Mapping[str, jnp.ndarray], is_training: bool) -> dict:
+    c, gc = self.config, self.config.global_config
+    reps = EmbeddingsAndEvoformer(c.evoformer, gc)(batch, prev, is_training)
+    h = c.heads
+    key = hk.next_rng_key() if is_training else None
+    ret = {'representations': reps}
+    ret['structure_module'] = StructureModule(c.structure_module, gc)(
+        reps['single'], reps['pair'], batch['aatype'], batch['seq_mask'],
+        is_training=is_training, key=key)
+    ret['distogram'] = DistogramHead(h.distogram, gc)(reps['pair'])
+    if h.masked_msa.weight:
+      ret['masked_msa'] = MaskedMsaHead(h.masked_msa, gc)(reps['msa'])
+    if h.experimentally_resolved.weight:
+      ret['experimentally_resolved'] = ExperimentallyResolvedHead(
+          h.experimentally_resolved, gc)(reps['single'])
+    ret['predicted_lddt'] = PredictedLDDTHead(h.predicted_lddt, gc)(
+        ret['structure_module']['act'])
+    if h.predicted_aligned_error.weight:
+      ret['predicted_aligned_error'] = PredictedAlignedErrorHead(
+          h.predicted_aligned_error, gc)(reps['pair'])
+    return ret
+
+
+def initial_prev(num_res: int, msa_channel: int, pair_channel: int) -> dict:
+  """Zero recycling state for the first iteration."""
+  return {'prev_msa_first_row': jnp.zeros((num_res, msa_channel), jnp.float32),
+          'prev_pair': jnp.zeros((num_res, num_res, pair_channel), jnp.float32),
+          'prev_pos': jnp.zeros((num_res, rc.atom_type_num, 3), jnp.float32)}
+
+
+def next_prev(ret: dict) -> dict:
+  """The recycled quantities of Suppl. Alg. 2 lines 6 and 21-22 (gradient stopped)."""
+  return jax.lax.stop_gradient({
+      'prev_msa_first_row': ret['representations']['msa_first_row'],
+      'prev_pair': ret['representations']['pair'],
+      'prev_pos': ret['structure_module']['final_atom_positions']})
+
+
+def ca_distance_change(prev_pos: jnp.ndarray, new_pos: jnp.ndarray,
+                       seq_mask: jnp.ndarray) -> jnp.ndarray:
+  """RMS change (angstrom) of the CA distance matrix between two cycles (rotation invariant)."""
+  ca = rc.atom_order['CA']
+
+  def dmat(x):
+    return jnp.sqrt(jnp.sum(jnp.square(x[:, None, ca] - x[None, :, ca]), -1) + 1e-8)  # [N, N]
+
+  mask = seq_mask[:, None] * seq_mask[None, :]  # [N, N]
+  sq = jnp.square(dmat(prev_pos) - dmat(new_pos))
+  return jnp.sqrt(jnp.sum(mask * sq) / (jnp.sum(mask) + 1e-8))
+
+
+class AlphaFold(hk.Module):
+  """AlphaFold2 with recycling (Suppl. Alg. 2), all cycles in one compiled loop.
+
+  Call: (batch, is_training, num_recycle=None) where num_recycle may be a traced int (training
+  samples it per step); None uses config.num_recycle. The first num_recycle cycles run under
+  stop_gradient in `hk.while_loop`; the last cycle carries gradients. With
+  config.recycle_early_stop_tolerance > 0 the loop stops once the CA distance matrix changes
+  by less than that (angstrom, RMS).
+  """
+
+  def __init__(self, config: ModelConfig, name: str = 'alphafold'):
+    super().__init__(name=name)
+    self.config = config
+
+  def __call__(self, batch: Batch, is_training: bool = False,
+               num_recycle: Optional[jnp.ndarray] = None,
+               prev: Optional[Mapping[str, jnp.ndarray]] = None) -> dict:
+    c = self.config
+    impl = AlphaFoldIteration(c)
+    num_members = batch['aatype'].shape[0]
+    num_res = batch['aatype'].shape[1]
+
+    def member(i):
+      i = jnp.minimum(i, num_members - 1)
+      return jax.tree_util.tree_map(lambda x: jax.lax.dynamic_index_in_dim(x, i, 0, False),
+                                    dict(batch))
+
+    if prev is None:
+      ec = c.evoformer
+      prev = initial_prev(num_res, ec.msa_channel, ec.pair_channel)
+    prev = {k: jnp.asarray(v, jnp.float32) for k, v in prev.items()}
+    num_iter = c.num_recycle if num_recycle is None else num_recycle
+    seq_mask = batch['seq_mask'][0]
+
+    if hk.running_init():
+      num_done = jnp.asarray(0, jnp.int32)
+      tol = jnp.asarray(jnp.inf, jnp.float32)
+    else:
+      def cond(carry):
+        i, _, tol = carry
+        return (i < num_iter) & (tol > c.recycle_early_stop_tolerance)
+
+      def body(carry):
+        i, prev, _ = carry
+        new = next_prev(impl(member(i), prev, is_training))
+        tol = ca_distance_change(prev['prev_pos'], new['prev_pos'], seq_mask)
+        return i + 1, new, tol
+
+      init = (jnp.asarray(0, jnp.int32), prev, jnp.asarray(jnp.inf, jnp.float32))
+      num_done, prev, tol = hk.while_loop(cond, body, init)
+
+    ret = impl(member(num_done), prev, is_training)
+    ret['num_recycles'] = num_done
+    ret['tol'] = tol
+    ret['prev'] = next_prev(ret)
+    return ret
+
+
+def confidence_outputs(ret: dict, seq_mask: jnp.ndarray) -> dict:
+  """pLDDT (0-100), and PAE/pTM when the model has the PAE head (AF2 output keys)."""
+  out = {'plddt': compute_plddt(ret['predicted_lddt']['logits'])}
+  if 'predicted_aligned_error' in ret:
+    pae = ret['predicted_aligned_error']
+    out.update(compute_predicted_aligned_error(pae['logits'], pae['breaks']))
+    out['ptm'] = predicted_tm_score(pae['logits'], pae['breaks'], residue_weights=seq_mask)
+  return out

@@ -1,0 +1,148 @@
+"""Evoformer block and stacks: main Evoformer (Suppl. Alg. 6) and extra-MSA stack (Alg. 18).
+
+One class, `EvoformerIteration`, runs both flavours (as AF2 does): the extra-MSA flavour swaps
+MSA column attention (Alg. 8) for global column attention (Alg. 19) and runs at c_m = 64.
+Block order (AF2 monomer, `outer_product_mean.first` False):
+
+  m += RowAttentionWithPairBias(m, z)  [dropout 0.15, shared per row]
+  m += ColumnAttention(m) | ColumnGlobalAttention(m)
+  m += MSATransition(m)
+  z += OuterProductMean(m)
+  z += TriangleMultiplicationOutgoing(z) [0.25 per row]; z += ...Incoming(z) [0.25 per row]
+  z += TriangleAttentionStartingNode(z) [0.25 per row]; z += ...EndingNode(z) [0.25 per column]
+  z += PairTransition(z)
+
+Shapes: S = MSA rows, N = residues. msa [S, N, c_m], pair [N, N, c_z], msa_mask [S, N],
+pair_mask [N, N]. Parameter scopes as AF2 v2.3: `evoformer_iteration/...` and
+`extra_msa_stack/...` with a leading [num_block] axis from the layer stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Tuple
+
+import haiku as hk
+import jax.numpy as jnp
+
+from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.model import triangle
+from alphafold_jax.model.msa import (MSAColumnAttention, MSAColumnAttentionConfig,
+                                     MSAColumnGlobalAttention, MSARowAttentionConfig,
+                                     MSARowAttentionWithPairBias)
+from alphafold_jax.model.outer_product_mean import OuterProductMean, OuterProductMeanConfig
+from alphafold_jax.model.transition import Transition, TransitionConfig
+from alphafold_jax.nn import dropout_residual
+from alphafold_jax.ops.layer_stack import layer_stack
+
+_field = dataclasses.field
+
+
+@dataclasses.dataclass(frozen=True)
+class EvoformerIterationConfig:
+  """AF2 model_1_ptm `embeddings_and_evoformer.evoformer` (shared by the extra-MSA stack)."""
+  msa_row_attention_with_pair_bias: MSARowAttentionConfig = _field(
+      default_factory=MSARowAttentionConfig)
+  msa_column_attention: MSAColumnAttentionConfig = _field(default_factory=MSAColumnAttentionConfig)
+  msa_transition: TransitionConfig = _field(default_factory=TransitionConfig)
+  outer_product_mean: OuterProductMeanConfig = _field(default_factory=OuterProductMeanConfig)
+  triangle_multiplication_outgoing: triangle.TriangleMultiplicationConfig = _field(
+      default_factory=triangle.outgoing_config)
+  triangle_multiplication_incoming: triangle.TriangleMultiplicationConfig = _field(
+      default_factory=triangle.incoming_config)
+  triangle_attention_starting_node: triangle.TriangleAttentionConfig = _field(
+      default_factory=triangle.starting_node_config)
+  triangle_attention_ending_node: triangle.TriangleAttentionConfig = _field(
+      default_factory=triangle.ending_node_config)
+  pair_transition: TransitionConfig = _field(default_factory=TransitionConfig)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvoformerStackConfig:
+  """Block counts of the two stacks (model_1_ptm: 48 Evoformer, 4 extra-MSA blocks)."""
+  evoformer_num_block: int = 48
+  extra_msa_stack_num_block: int = 4
+  iteration: EvoformerIterationConfig = _field(default_factory=EvoformerIterationConfig)
+
+
+def _residual(act, update, sub_config, global_config, is_training):
+  return dropout_residual(act, update, rate=sub_config.dropout_rate,
+                          orientation=sub_config.orientation,
+                          shared_dropout=sub_config.shared_dropout,
+                          global_config=global_config, is_training=is_training)
+
+
+class EvoformerIteration(hk.Module):
+  """One Evoformer block (Suppl. Alg. 6 lines 2-10) or extra-MSA block (Alg. 18 lines 2-10)."""
+
+  def __init__(self, config: EvoformerIterationConfig, global_config: GlobalConfig,
+               is_extra_msa: bool, name: str = 'evoformer_iteration'):
+    super().__init__(name=name)
+    self.config = config
+    self.global_config = global_config
+    self.is_extra_msa = is_extra_msa
+
+  def __call__(self, msa: jnp.ndarray, pair: jnp.ndarray, msa_mask: jnp.ndarray,
+               pair_mask: jnp.ndarray, is_training: bool = False
+               ) -> Tuple[jnp.ndarray, jnp.ndarray]:
+    """msa [S, N, c_m], pair [N, N, c_z], msa_mask [S, N], pair_mask [N, N] -> (msa, pair)."""
+    c, gc = self.config, self.global_config
+    msa_mask = msa_mask.astype(msa.dtype)
+    pair_mask = pair_mask.astype(pair.dtype)
+    residual = lambda act, update, sub: _residual(act, update, sub, gc, is_training)
+    outer = OuterProductMean(c.outer_product_mean, gc, pair.shape[-1], name='outer_product_mean')
+
+    if c.outer_product_mean.first:
+      pair = residual(pair, outer(msa, msa_mask, is_training), c.outer_product_mean)
+
+    row = MSARowAttentionWithPairBias(c.msa_row_attention_with_pair_bias, gc,
+                                      name='msa_row_attention_with_pair_bias')
+    msa = residual(msa, row(msa, msa_mask, pair, is_training), c.msa_row_attention_with_pair_bias)
+
+    if self.is_extra_msa:
+      column = MSAColumnGlobalAttention(c.msa_column_attention, gc,
+                                        name='msa_column_global_attention')
+    else:
+      column = MSAColumnAttention(c.msa_column_attention, gc, name='msa_column_attention')
+    msa = residual(msa, column(msa, msa_mask, is_training), c.msa_column_attention)
+
+    msa_transition = Transition(c.msa_transition, gc, name='msa_transition')
+    msa = residual(msa, msa_transition(msa, msa_mask, is_training), c.msa_transition)
+
+    if not c.outer_product_mean.first:
+      pair = residual(pair, outer(msa, msa_mask, is_training), c.outer_product_mean)
+
+    pair_blocks = (
+        ('triangle_multiplication_outgoing', triangle.TriangleMultiplication),
+        ('triangle_multiplication_incoming', triangle.TriangleMultiplication),
+        ('triangle_attention_starting_node', triangle.TriangleAttention),
+        ('triangle_attention_ending_node', triangle.TriangleAttention),
+        ('pair_transition', Transition),
+    )
+    for block_name, block_cls in pair_blocks:
+      sub = getattr(c, block_name)
+      pair = residual(pair, block_cls(sub, gc, name=block_name)(pair, pair_mask, is_training), sub)
+    return msa, pair
+
+
+def evoformer_stack(msa: jnp.ndarray, pair: jnp.ndarray, msa_mask: jnp.ndarray,
+                    pair_mask: jnp.ndarray, *, config: EvoformerIterationConfig,
+                    global_config: GlobalConfig, num_block: int, is_extra_msa: bool,
+                    is_training: bool = False, name: str = None,
+                    unroll: bool = False) -> Tuple[jnp.ndarray, jnp.ndarray]:
+  """num_block Evoformer (Alg. 6) or extra-MSA (Alg. 18) blocks as one scanned layer stack.
+
+  Call inside the `evoformer` scope; parameters land under `name` (default
+  'extra_msa_stack' or 'evoformer_iteration', as AF2) with a leading [num_block] axis.
+  Remat per block follows `global_config.use_remat`.
+  """
+  if name is None:
+    name = 'extra_msa_stack' if is_extra_msa else 'evoformer_iteration'
+  block = EvoformerIteration(config, global_config, is_extra_msa, name=name)
+
+  def one_block(carry):
+    msa_act, pair_act = carry
+    return block(msa_act, pair_act, msa_mask, pair_mask, is_training)
+
+  stack = layer_stack(num_block, remat=global_config.use_remat, unroll=unroll)(one_block)
+  return stack((msa, pair))

@@ -1,0 +1,126 @@
+"""MSA-stack attentions.
+
+Jumper et al. 2021, Suppl. Alg. 7 "MSARowAttentionWithPairBias", Alg. 8 "MSAColumnAttention",
+Alg. 19 "MSAColumnGlobalAttention" (extra-MSA stack).
+
+Shapes: S = MSA rows (sequences), N = residues, c_m = MSA channels, c_z = pair channels,
+H = heads. msa [S, N, c_m], msa_mask [S, N], pair [N, N, c_z].
+Each module returns the residual update (the Evoformer adds it after dropout).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import haiku as hk
+import jax.numpy as jnp
+
+from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.model.attention import Attention, AttentionConfig, GlobalAttention, mask_to_bias
+from alphafold_jax.nn import LayerNorm
+from alphafold_jax.ops import chunking
+
+
+@dataclasses.dataclass(frozen=True)
+class MSARowAttentionConfig:
+  """model_1_ptm `msa_row_attention_with_pair_bias` (key/value widths default to c_m)."""
+  num_head: int = 8
+  key_dim: Optional[int] = None
+  value_dim: Optional[int] = None
+  gating: bool = True
+  dropout_rate: float = 0.15
+  orientation: str = 'per_row'
+  shared_dropout: bool = True
+
+  def attention(self) -> AttentionConfig:
+    return AttentionConfig(self.num_head, self.key_dim, self.value_dim, self.gating)
+
+
+@dataclasses.dataclass(frozen=True)
+class MSAColumnAttentionConfig:
+  """model_1_ptm `msa_column_attention`; also drives the extra-MSA global column attention."""
+  num_head: int = 8
+  key_dim: Optional[int] = None
+  value_dim: Optional[int] = None
+  gating: bool = True
+  dropout_rate: float = 0.0
+  orientation: str = 'per_column'
+  shared_dropout: bool = True
+
+  def attention(self) -> AttentionConfig:
+    return AttentionConfig(self.num_head, self.key_dim, self.value_dim, self.gating)
+
+
+class MSARowAttentionWithPairBias(hk.Module):
+  """Row-wise gated self-attention over residues, biased by the pair (Suppl. Alg. 7).
+
+  b^h_ij = LinearNoBias(LayerNorm(z_ij)) is shared by every MSA row.
+  """
+
+  def __init__(self, config: MSARowAttentionConfig, global_config: GlobalConfig,
+               name: str = 'msa_row_attention_with_pair_bias'):
+    super().__init__(name=name)
+    self.config = config
+    self.global_config = global_config
+
+  def __call__(self, msa: jnp.ndarray, msa_mask: jnp.ndarray, pair: jnp.ndarray,
+               is_training: bool = False) -> jnp.ndarray:
+    """msa [S, N, c_m], msa_mask [S, N], pair [N, N, c_z] -> update [S, N, c_m]."""
+    c = self.config
+    bias = mask_to_bias(msa_mask, msa.dtype)[:, None, None, :]  # [S, 1, 1, N]
+    act = LayerNorm(name='query_norm')(msa)
+    feat_2d_weights = hk.get_parameter(
+        'feat_2d_weights', (pair.shape[-1], c.num_head), msa.dtype,
+        hk.initializers.RandomNormal(stddev=1.0 / pair.shape[-1]**0.5))
+    pair_act = LayerNorm(name='feat_2d_norm')(pair)
+    pair_bias = jnp.einsum('qkc,ch->hqk', pair_act, feat_2d_weights)  # [H, N, N]
+    return Attention(c.attention(), self.global_config, msa.shape[-1])(
+        act, act, bias, pair_bias,
+        chunk_size=chunking.chunk_size(self.global_config, is_training))  # [S, N, c_m]
+
+
+class MSAColumnAttention(hk.Module):
+  """Column-wise gated self-attention over MSA rows (Suppl. Alg. 8)."""
+
+  def __init__(self, config: MSAColumnAttentionConfig, global_config: GlobalConfig,
+               name: str = 'msa_column_attention'):
+    super().__init__(name=name)
+    self.config = config
+    self.global_config = global_config
+
+  def __call__(self, msa: jnp.ndarray, msa_mask: jnp.ndarray,
+               is_training: bool = False) -> jnp.ndarray:
+    """msa [S, N, c_m], msa_mask [S, N] -> update [S, N, c_m]."""
+    msa_t = jnp.swapaxes(msa, 0, 1)  # [N, S, c_m]
+    mask_t = jnp.swapaxes(msa_mask, 0, 1)  # [N, S]
+    bias = mask_to_bias(mask_t, msa.dtype)[:, None, None, :]  # [N, 1, 1, S]
+    act = LayerNorm(name='query_norm')(msa_t)
+    update = Attention(self.config.attention(), self.global_config, msa.shape[-1])(
+        act, act, bias, chunk_size=chunking.chunk_size(self.global_config, is_training))
+    return jnp.swapaxes(update, 0, 1)  # [S, N, c_m]
+
+
+class MSAColumnGlobalAttention(hk.Module):
+  """Column-wise global attention of the extra-MSA stack (Suppl. Alg. 19).
+
+  One query per column and head (the masked mean over rows), single-head keys/values: linear
+  in the number of rows, for the thousands of extra sequences.
+  """
+
+  def __init__(self, config: MSAColumnAttentionConfig, global_config: GlobalConfig,
+               name: str = 'msa_column_global_attention'):
+    super().__init__(name=name)
+    self.config = config
+    self.global_config = global_config
+
+  def __call__(self, msa: jnp.ndarray, msa_mask: jnp.ndarray,
+               is_training: bool = False) -> jnp.ndarray:
+    """msa [S, N, c_m], msa_mask [S, N] -> update [S, N, c_m]."""
+    msa_t = jnp.swapaxes(msa, 0, 1)  # [N, S, c_m]
+    mask_t = jnp.swapaxes(msa_mask, 0, 1).astype(msa.dtype)  # [N, S]
+    act = LayerNorm(name='query_norm')(msa_t)
+    update = GlobalAttention(self.config.attention(), self.global_config, msa.shape[-1],
+                             name='attention')(
+        act, act, mask_t, chunk_size=chunking.chunk_size(self.global_config, is_training))
+    return jnp.swapaxes(update, 0, 1)  # [S, N, c_m]
