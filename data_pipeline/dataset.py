@@ -14,6 +14,12 @@ one-row MSA), labels and raw features are cropped with ONE contiguous window
 (`data_pipeline.process_features`: MSA clusters, BERT mask, extra MSA, msa_feat)
 padded to the residue bucket, and the labels are padded to the same length.
 
+DISCREPANCY: AF2 crops after MSA processing (`random_crop_to_size` follows
+`make_msa_feat` in its ensembled transforms), so its nearest-neighbour cluster
+assignment compares whole rows; here the crop comes first, so assignment uses
+the cropped columns only. Per-column quantities (profiles, deletions, BERT
+masking probabilities) are unaffected, and processing the crop is cheaper.
+
 The yielded example is one flat dict: the processed features (per example; the
 ensemble axis is squeezed when it has size 1, see `DatasetConfig`) plus every
 label of `labels.make_structure_labels`. Keys present in both (aatype,
@@ -30,7 +36,9 @@ import dataclasses
 import logging
 import pathlib
 import re
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+import types
+from typing import (Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 
@@ -40,7 +48,7 @@ from alphafold_jax.common import structure_io
 from data_pipeline import labels as labels_lib
 from data_pipeline import parsers
 from data_pipeline import transforms
-from data_pipeline.errors import PipelineError
+from data_pipeline.errors import MsaError, PipelineError
 from data_pipeline.feature_schema import FEATURE_SCHEMA
 from data_pipeline.processed_features import FeatureConfig, process_features
 from data_pipeline.raw_features import make_raw_features
@@ -49,8 +57,8 @@ FeatureDict = Dict[str, np.ndarray]
 PathLike = Union[str, pathlib.Path]
 
 STRUCTURE_SUFFIXES = ('.pdb', '.ent', '.cif', '.mmcif')
-MSA_PARSERS: Dict[str, Callable[[str], parsers.Msa]] = {
-    '.a3m': parsers.parse_a3m, '.sto': parsers.parse_stockholm}
+MSA_PARSERS: Mapping[str, Callable[[str], parsers.Msa]] = types.MappingProxyType({
+    '.a3m': parsers.parse_a3m, '.sto': parsers.parse_stockholm})
 
 # AF2 initial-training sizes (Suppl. Table 4): 128 MSA clusters, 1024 extra rows.
 # num_recycle=0 gives a single ensemble member (one MSA sample per example).
@@ -175,7 +183,12 @@ def build_example(entry: Entry, config: DatasetConfig,
                                  str(entry.structure_path))
   labels = labels_lib.labels_from_protein(prot, read_resolution(text, fmt))
   sequence = ''.join(rc.restypes_with_x[a] for a in prot.aatype)
-  raw = make_raw_features(sequence, entry.name, _read_msas(entry.msa_paths))
+  try:
+    raw = make_raw_features(sequence, entry.name, _read_msas(entry.msa_paths))
+  except MsaError as e:  # MSA i of the message is entry.msa_paths[i]
+    files = ', '.join(f'MSA {i} = {p.name}' for i, p in enumerate(entry.msa_paths))
+    raise DatasetEntryError(
+        f'{entry.structure_path}: {e} ({files}; structure sequence {sequence})') from e
   raw['residue_index'] = np.asarray(prot.residue_index, np.int32)
 
   num_res = prot.num_residues
@@ -259,7 +272,12 @@ class StructureDataset:
     """Endless iteration over epochs 0, 1, 2, ..."""
     epoch = 0
     while True:
-      yield from self.epoch(epoch)
+      count = 0
+      for example in self.epoch(epoch):
+        count += 1
+        yield example
+      if count == 0:
+        raise DatasetEntryError(f'{self.directory}: every entry was skipped as unreadable')
       epoch += 1
 
   def batches(self, batch_size: int, epoch: int = 0) -> Iterator[FeatureDict]:

@@ -39,6 +39,7 @@ no longer than crop_size are kept whole. Padding is with zeros, so every mask
 
 from __future__ import annotations
 
+import types
 from typing import Collection, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -90,7 +91,7 @@ def _build_residue_axes() -> Dict[str, Tuple[int, ...]]:
   return table
 
 
-RESIDUE_AXES: AxesTable = _build_residue_axes()  # read-only by convention
+RESIDUE_AXES: AxesTable = types.MappingProxyType(_build_residue_axes())  # read-only
 
 
 class TransformError(PipelineError):

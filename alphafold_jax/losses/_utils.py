@@ -46,8 +46,3 @@ def safe_norm(x: jnp.ndarray, axis: int = -1, eps: float = 1e-6) -> jnp.ndarray:
   """sqrt(eps + |x|^2): finite value and gradient at x = 0."""
   return jnp.sqrt(eps + jnp.sum(jnp.square(x), axis=axis))
 
-
-def pairwise_distances(a: jnp.ndarray, b: jnp.ndarray, eps: float) -> jnp.ndarray:
-  """sqrt(eps + |a_i - b_j|^2) for a [..., I, 3], b [..., J, 3] -> [..., I, J]."""
-  diff = a[..., :, None, :] - b[..., None, :, :]  # [..., I, J, 3]
-  return jnp.sqrt(eps + jnp.sum(jnp.square(diff), axis=-1))

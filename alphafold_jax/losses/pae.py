@@ -61,14 +61,18 @@ def _bin_centers(breaks: jnp.ndarray) -> jnp.ndarray:
 
 
 def expected_aligned_error(logits: jnp.ndarray, breaks: jnp.ndarray) -> jnp.ndarray:
-  """PAE matrix [N, N] = sum_b p_b * centre_b (Suppl. eq. 40's expectation)."""
+  """PAE matrix [N, N] = sum_b p_b * centre_b (Suppl. Sec. 1.9.7)."""
   return jnp.sum(jax.nn.softmax(logits, -1) * _bin_centers(breaks), axis=-1)
 
 
 def predicted_tm_score(logits: jnp.ndarray, breaks: jnp.ndarray,
                        residue_weights: Optional[jnp.ndarray] = None) -> jnp.ndarray:
   """pTM (Suppl. eq. 40): max over alignments i of sum_j w_j E[f_TM(e_ij)], with the
-  TM-score d0(N) = 1.24 (max(N, 19) - 15)^(1/3) - 1.8 and N = sum of weights."""
+  TM-score d0(N) = 1.24 (max(N, 19) - 15)^(1/3) - 1.8 and N = sum of weights.
+
+  NOTE: kept local (model/heads/predicted_aligned_error.py has the same function) so that the
+  losses import without pulling in the model package.
+  """
   n = logits.shape[0]
   w = jnp.ones((n,), jnp.float32) if residue_weights is None else jnp.asarray(
       residue_weights, jnp.float32)
@@ -83,10 +87,12 @@ def predicted_tm_score(logits: jnp.ndarray, breaks: jnp.ndarray,
 
 
 def predicted_final_frames(predictions: Mapping) -> Rigid:
-  """Final backbone frames [N]: 'final_affines' if present, else the last 'traj' layer."""
+  """Final backbone frames [N]: 'final_frames' / 'final_affines' if present, else the
+  last 'traj' layer."""
   sm = lookup(predictions, 'structure_module')
-  if 'final_affines' in sm:
-    return _frames.to_rigid(sm['final_affines'])
+  for key in ('final_frames', 'final_affines'):
+    if key in sm:
+      return _frames.to_rigid(sm[key])
   traj = _frames.to_rigid(lookup(sm, 'traj', what="predictions['structure_module']"))
   return traj[-1] if len(traj.shape) == 2 else traj
 

@@ -23,7 +23,7 @@ from typing import Dict, Mapping, Tuple
 import jax.numpy as jnp
 
 from alphafold_jax.losses import _frames
-from alphafold_jax.losses._keys import lookup
+from alphafold_jax.losses._keys import MissingInputError, lookup
 from alphafold_jax.losses.config import LossConfig
 from alphafold_jax.losses.distogram import distogram_loss
 from alphafold_jax.losses.experimentally_resolved import experimentally_resolved_loss
@@ -72,19 +72,24 @@ def alphafold_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
                    config: LossConfig = LossConfig()) -> Tuple[jnp.ndarray, Dict]:
   """Weighted sum of all AF2 losses. Returns (scalar loss, flat dict of metrics)."""
   terms = [
-      (config.structure_module_weight, structure_module_loss, 'structure_module_loss'),
-      (config.distogram_weight, distogram_loss, 'distogram_loss'),
-      (config.masked_msa_weight, masked_msa_loss, 'masked_msa_loss'),
-      (config.plddt_weight, plddt_loss, 'plddt_loss'),
-      (config.pae_weight, pae_loss, 'pae_loss'),
+      (config.structure_module_weight, structure_module_loss, 'structure_module_loss',
+       'structure_module'),
+      (config.distogram_weight, distogram_loss, 'distogram_loss', 'distogram'),
+      (config.masked_msa_weight, masked_msa_loss, 'masked_msa_loss', 'masked_msa'),
+      (config.plddt_weight, plddt_loss, 'plddt_loss', 'predicted_lddt'),
+      (config.pae_weight, pae_loss, 'pae_loss', 'predicted_aligned_error'),
       (config.experimentally_resolved_weight, experimentally_resolved_loss,
-       'experimentally_resolved_loss'),
+       'experimentally_resolved_loss', 'experimentally_resolved'),
   ]
+  terms = [t for t in terms if t[0]]
+  missing = [head for _, _, _, head in terms if head not in predictions]
+  if missing:
+    raise MissingInputError(
+        f'predictions lack {missing}, needed by loss terms with non-zero weight '
+        f'(available: {sorted(predictions)}); set their weights to 0 to skip them')
   total = jnp.zeros((), jnp.float32)
   metrics: Dict[str, jnp.ndarray] = {}
-  for weight, fn, name in terms:
-    if not weight:
-      continue
+  for weight, fn, name, _ in terms:
     value, m = fn(predictions, batch, config)
     metrics.update(m)
     metrics[name] = value

@@ -71,11 +71,14 @@ def _superpose_all(mobile: np.ndarray, target: np.ndarray, sel: np.ndarray):
   return rot, trans, dist
 
 
-def search(mobile, target, mask, select_cutoffs: Sequence[float], eval_fn: EvalFn,
+def search(mobile, target, mask, select_cutoffs: Sequence, eval_fn: EvalFn,
            n_iter: int = 20, max_starts: int = 64) -> tuple[np.ndarray, Rigid]:
   """Max over visited superpositions of eval_fn columns.
 
   mobile, target: [N, 3] corresponding points (mobile is moved), mask: [N].
+  select_cutoffs: one search per entry; an entry is a cutoff c or a pair
+  (c_first, c_rest): the selection after a seed uses c_first, later ones c_rest (the
+  TM-score program uses (d0_search - 1, d0_search + 1)).
   Returns (best scores [K], the Rigid (NumPy arrays) mapping mobile onto target
   that achieves the best column 0).
   """
@@ -92,9 +95,10 @@ def search(mobile, target, mask, select_cutoffs: Sequence[float], eval_fn: EvalF
 
   best = None
   best_rigid = None
-  for cutoff in select_cutoffs:
+  for cutoffs in select_cutoffs:
+    first, rest = (cutoffs, cutoffs) if np.ndim(cutoffs) == 0 else cutoffs
     sel = seeds
-    for _ in range(n_iter):
+    for it in range(n_iter):
       rot, trans, dist = _superpose_all(mobile, target, sel)
       scores = np.asarray(eval_fn(dist, mask))  # [S, K]
       top = int(np.argmax(scores[:, 0]))
@@ -102,7 +106,7 @@ def search(mobile, target, mask, select_cutoffs: Sequence[float], eval_fn: EvalF
         best_rigid = Rigid(rot=rot[top].astype(np.float32), trans=trans[top].astype(np.float32))
       cand = scores.max(axis=0)
       best = cand if best is None else np.maximum(best, cand)
-      new_sel = _select(dist, mask, float(cutoff))
+      new_sel = _select(dist, mask, float(first if it == 0 else rest))
       if np.array_equal(new_sel, sel):
         break
       sel = new_sel

@@ -73,6 +73,6 @@ def tm_score(predicted, reference, mask=None, norm_length: Optional[float] = Non
     return (np.sum(np.where(m[None], terms, 0.), -1) / length)[:, None]
 
   best, rigid = superposition_search.search(
-      predicted, reference, mask, [d0_search], eval_fn, n_iter=n_iter, max_starts=max_starts)
+      predicted, reference, mask, [(d0_search - 1., d0_search + 1.), d0_search], eval_fn, n_iter=n_iter, max_starts=max_starts)
   score = float(best[0])
   return (score, rigid) if return_superposition else score

@@ -16,14 +16,14 @@ so features resampled per recycle (E = num_recycle + 1) are used in order.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
 
 from alphafold_jax.common import residue_constants as rc
-from alphafold_jax.config.model_config import ModelConfig
+from alphafold_jax.model.embedders import initial_recycling_state
 from alphafold_jax.model.embeddings_and_evoformer import EmbeddingsAndEvoformer
 from alphafold_jax.model.heads import (DistogramHead, ExperimentallyResolvedHead, MaskedMsaHead,
                                        PredictedAlignedErrorHead, PredictedLDDTHead)
@@ -31,6 +31,9 @@ from alphafold_jax.model.heads.predicted_aligned_error import (compute_predicted
                                                                predicted_tm_score)
 from alphafold_jax.model.heads.predicted_lddt import compute_plddt
 from alphafold_jax.model.structure_module import StructureModule
+
+if TYPE_CHECKING:  # the config tree also holds the input pipeline's config
+  from alphafold_jax.config.model_config import ModelConfig
 
 Batch = Mapping[str, jnp.ndarray]
 
@@ -63,13 +66,6 @@ class AlphaFoldIteration(hk.Module):
       ret['predicted_aligned_error'] = PredictedAlignedErrorHead(
           h.predicted_aligned_error, gc)(reps['pair'])
     return ret
-
-
-def initial_prev(num_res: int, msa_channel: int, pair_channel: int) -> dict:
-  """Zero recycling state for the first iteration."""
-  return {'prev_msa_first_row': jnp.zeros((num_res, msa_channel), jnp.float32),
-          'prev_pair': jnp.zeros((num_res, num_res, pair_channel), jnp.float32),
-          'prev_pos': jnp.zeros((num_res, rc.atom_type_num, 3), jnp.float32)}
 
 
 def next_prev(ret: dict) -> dict:
@@ -122,7 +118,7 @@ class AlphaFold(hk.Module):
 
     if prev is None:
       ec = c.evoformer
-      prev = initial_prev(num_res, ec.msa_channel, ec.pair_channel)
+      prev = initial_recycling_state(num_res, ec.msa_channel, ec.pair_channel)
     prev = {k: jnp.asarray(v, jnp.float32) for k, v in prev.items()}
     num_iter = c.num_recycle if num_recycle is None else num_recycle
     seq_mask = batch['seq_mask'][0]

@@ -57,14 +57,6 @@ class EvoformerIterationConfig:
   pair_transition: TransitionConfig = _field(default_factory=TransitionConfig)
 
 
-@dataclasses.dataclass(frozen=True)
-class EvoformerStackConfig:
-  """Block counts of the two stacks (model_1_ptm: 48 Evoformer, 4 extra-MSA blocks)."""
-  evoformer_num_block: int = 48
-  extra_msa_stack_num_block: int = 4
-  iteration: EvoformerIterationConfig = _field(default_factory=EvoformerIterationConfig)
-
-
 def _residual(act, update, sub_config, global_config, is_training):
   return dropout_residual(act, update, rate=sub_config.dropout_rate,
                           orientation=sub_config.orientation,

@@ -8,8 +8,8 @@ files (`evoformer_iteration/...` has shape [48, ...], `extra_msa_stack/...` [4, 
     block slice 0.
   * apply: `hk.scan` over layer indices; a getter slices each parameter at the current index.
     Each layer runs under its own RNG key (split off a carried key), so dropout differs per
-    layer; `unroll=True` runs the same computation as a Python loop (same keys, same slices),
-    which the tests use as the reference for the scan.
+    layer; `unroll=True` unrolls the scan (XLA sees num_layers copies: faster, longer compile).
+    The tests check the scan against a hand-written Python loop over sliced parameters.
   * remat: each layer is wrapped in `hk.remat` (activations recomputed in the backward pass).
 
 The scope is the caller's: blocks constructed OUTSIDE the stacked function keep their own
@@ -117,12 +117,8 @@ def layer_stack(num_layers: int, *, remat: bool = False, unroll: bool = False,
           carry = with_key(layer_key, carry)
         return (carry, key), None
 
-      if unroll:
-        state = (carry, key)
-        for i in range(num_layers):
-          state, _ = one_layer(state, i)
-        return state[0]
-      (carry, _), _ = hk.scan(one_layer, (carry, key), jnp.arange(num_layers))
+      (carry, _), _ = hk.scan(one_layer, (carry, key), jnp.arange(num_layers),
+                              unroll=num_layers if unroll else 1)
       return carry
 
     def stacked(carry):

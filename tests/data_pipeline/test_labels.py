@@ -30,17 +30,18 @@ def _random_structure(rng, num_res):
 
 
 def _oracle_frames_and_torsions(aatype, positions, mask, placeholder=False):
-  """alphafold.model.all_atom in float64 (jax x64) on the same inputs."""
+  """alphafold.model.all_atom in float64 (jax x64, jitted) on the same inputs."""
+  import functools
   import jax
   import jax.numpy as jnp
   from alphafold.model import all_atom
   with jax.enable_x64(True):
     pos = jnp.asarray(positions, jnp.float64)
     msk = jnp.asarray(mask, jnp.float64)
-    rigid = all_atom.atom37_to_frames(jnp.asarray(aatype), pos, msk)
-    tors = all_atom.atom37_to_torsion_angles(
-        jnp.asarray(aatype)[None], pos[None], msk[None],
-        placeholder_for_undefined=placeholder)
+    rigid = jax.jit(all_atom.atom37_to_frames)(jnp.asarray(aatype), pos, msk)
+    torsion_fn = functools.partial(all_atom.atom37_to_torsion_angles,
+                                   placeholder_for_undefined=placeholder)
+    tors = jax.jit(torsion_fn)(jnp.asarray(aatype)[None], pos[None], msk[None])
     rigid = {k: np.asarray(v) for k, v in rigid.items()}
     tors = {k: np.asarray(v)[0] for k, v in tors.items()}
   return rigid, tors
@@ -67,20 +68,29 @@ def _max_diff(a, b):
   return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-@pytest.mark.parametrize('name', STRUCTURES)
-def test_frames_and_torsions_match_oracle(data_dir, name):
-  prot = _load(data_dir, name)
-  ours = labels.make_structure_labels(prot.aatype, prot.atom_positions, prot.atom_mask)
-  rigid, tors = _oracle_frames_and_torsions(prot.aatype, prot.atom_positions,
-                                            prot.atom_mask)
+@pytest.fixture(scope='module')
+def all_structures(data_dir):
+  """The STRUCTURES concatenated residue-wise (one oracle call covers them all)."""
+  prots = [_load(data_dir, name) for name in STRUCTURES]
+  aatype = np.concatenate([p.aatype for p in prots])
+  positions = np.concatenate([p.atom_positions for p in prots])
+  mask = np.concatenate([p.atom_mask for p in prots])
+  return prots, aatype, positions, mask
+
+
+def test_frames_and_torsions_match_oracle(all_structures):
+  prots, aatype, positions, mask = all_structures
+  num_res = aatype.shape[0]
+  ours = labels.make_structure_labels(aatype, positions, mask)
+  rigid, tors = _oracle_frames_and_torsions(aatype, positions, mask)
   for key in ('rigidgroups_gt_frames', 'rigidgroups_alt_gt_frames'):
-    assert ours[key].shape == (prot.num_residues, 8, 12)
+    assert ours[key].shape == (num_res, 8, 12)
     assert _max_diff(ours[key], rigid[key]) < 1e-5, key
   for key in ('rigidgroups_gt_exists', 'rigidgroups_group_exists',
               'rigidgroups_group_is_ambiguous', 'torsion_angles_mask'):
     np.testing.assert_array_equal(ours[key], {**rigid, **tors}[key], err_msg=key)
   for key in ('torsion_angles_sin_cos', 'alt_torsion_angles_sin_cos'):
-    assert ours[key].shape == (prot.num_residues, 7, 2)
+    assert ours[key].shape == (num_res, 7, 2)
     assert _max_diff(ours[key], tors[key]) < 1e-5, key
   # Chi labels are the last four torsions; angles are their atan2.
   np.testing.assert_array_equal(ours['chi_mask'], tors['torsion_angles_mask'][:, 3:])
@@ -90,6 +100,19 @@ def test_frames_and_torsions_match_oracle(data_dir, name):
   wrapped = np.angle(np.exp(1j * (ours['chi_angles'] - chi)))
   assert np.max(np.abs(wrapped) * ours['chi_mask']) < 1e-4
   assert ours['chi_mask'].sum() > 0 and ours['rigidgroups_group_is_ambiguous'].sum() > 0
+
+  # Per structure, labels equal the concatenated ones (frames are per residue;
+  # only the first residue's pre-omega / phi see the previous chain).
+  start = 0
+  for prot in prots:
+    window = slice(start, start + prot.num_residues)
+    single = labels.labels_from_protein(prot)
+    np.testing.assert_array_equal(single['rigidgroups_gt_frames'],
+                                  ours['rigidgroups_gt_frames'][window])
+    np.testing.assert_array_equal(single['torsion_angles_sin_cos'][1:],
+                                  ours['torsion_angles_sin_cos'][window][1:])
+    np.testing.assert_array_equal(single['torsion_angles_mask'][0, :2], [0., 0.])
+    start += prot.num_residues
 
 
 @pytest.mark.parametrize('name', STRUCTURES)
@@ -136,16 +159,16 @@ def test_structures_with_missing_atoms_are_masked(data_dir):
 
 
 def test_random_structures_match_oracle_everywhere():
-  """Random coordinates, 20 % missing atoms, UNK residues: every entry, masked or not."""
+  """Random coordinates, 20 % missing atoms, UNK residues, placeholder torsions: every entry."""
   rng = np.random.default_rng(7)
-  for num_res in (7, 13):
+  for num_res in (11,):
     aatype, positions, mask = _random_structure(rng, num_res)
     ours = labels.make_structure_labels(aatype, positions, mask)
-    for placeholder in (False, True):
-      rigid, tors = _oracle_frames_and_torsions(aatype, positions, mask, placeholder)
-      mine = labels.atom37_to_torsion_angles(aatype, positions, mask, placeholder)
-      for key, value in tors.items():
-        assert _max_diff(mine[key], value) < 1e-5, (key, placeholder)
+    rigid, tors = _oracle_frames_and_torsions(aatype, positions, mask, placeholder=True)
+    mine = labels.atom37_to_torsion_angles(aatype, positions, mask,
+                                           placeholder_for_undefined=True)
+    for key, value in tors.items():
+      assert _max_diff(mine[key], value) < 1e-5, key
     for key, value in rigid.items():
       assert _max_diff(ours[key], value) < 1e-5, key
     oracle = _oracle_make_atom14_positions()({

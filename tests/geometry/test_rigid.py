@@ -78,8 +78,10 @@ def test_indexing_stack_map_broadcast():
   # pytree: jit and vmap go through
   f = jax.jit(lambda q, p: q.apply(p))
   np.testing.assert_allclose(f(r, pts[:, :3]), r.apply(pts[:, :3]), atol=1e-5)
-  g = jax.grad(lambda t: jnp.sum(r.stop_rot_gradient().map(lambda x: x).apply(t)))(pts[:, :3])
-  assert np.isfinite(np.asarray(g)).all()
+  g = jax.jit(jax.grad(lambda t, q: jnp.sum(q.stop_rot_gradient().apply(t)), argnums=(0, 1)))(
+      pts[:, :3], r)
+  np.testing.assert_allclose(g[1].rot, 0.)  # rotation gradient stopped
+  assert np.abs(np.asarray(g[1].trans)).min() > 0.5 and np.isfinite(np.asarray(g[0])).all()
 
 
 def _backbone(path):
@@ -109,7 +111,7 @@ def test_from_three_points_and_backbone_vs_oracle(data_dir):
   np.testing.assert_allclose(np.cross(rot[:, :, 0], rot[:, :, 1]), rot[:, :, 2], atol=1e-5)
 
   # == backbone rigid group of atom37_to_frames
-  frames = all_atom.atom37_to_frames(
+  frames = jax.jit(all_atom.atom37_to_frames)(
       aatype=jnp.asarray(p.aatype), all_atom_positions=jnp.asarray(p.atom_positions, jnp.float32),
       all_atom_mask=jnp.asarray(p.atom_mask, jnp.float32))
   gt = np.asarray(frames['rigidgroups_gt_frames'])[:, 0][np.asarray(ok)]  # [L, 12]
@@ -147,5 +149,5 @@ def test_from_three_points_degenerate_is_finite():
   z = jnp.zeros((3, 3))
   r = Rigid.from_three_points(z, z, z)
   assert np.isfinite(np.asarray(r.rot)).all()
-  g = jax.grad(lambda x: jnp.sum(Rigid.from_backbone(x, x * 0, x * 2).rot))(jnp.ones(3))
+  g = jax.jit(jax.grad(lambda x: jnp.sum(Rigid.from_backbone(x, x * 0, x * 2).rot)))(jnp.ones(3))
   assert np.isfinite(np.asarray(g)).all()

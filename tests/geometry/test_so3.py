@@ -95,33 +95,30 @@ def test_sampling_traced_sigma_and_limits():
     so3.igso3_sample(key, -1.0, (3,))
 
 
-@pytest.mark.parametrize('sigma', [0.1, 0.7, 1.3])
-def test_score_equals_autodiff_of_log_density(sigma):
-  rots = so3.igso3_sample(jax.random.PRNGKey(5), 1.5 * sigma, (13,))
-
-  def log_haar(rot):
+def test_score_equals_autodiff_of_log_density():
+  def log_haar(rot, sigma):
     omega = rotation.rotation_angle(rot)
-    return jnp.log(so3.igso3_density(omega, sigma)) - jnp.log(
-        (1. - jnp.cos(omega)) / np.pi)
+    return jnp.log(so3.igso3_density(omega, sigma)) - jnp.log((1. - jnp.cos(omega)) / np.pi)
 
-  def body_log(x, rot):  # perturb on the right
-    return log_haar(rot @ rotation.rotvec_to_rot(x))
+  def grads(rots, sigma):
+    zeros = jnp.zeros((rots.shape[0], 3))
+    body = jax.vmap(jax.grad(lambda x, r: log_haar(r @ rotation.rotvec_to_rot(x), sigma)))
+    space = jax.vmap(jax.grad(lambda x, r: log_haar(rotation.rotvec_to_rot(x) @ r, sigma)))
+    score = so3.igso3_score(rots, sigma)
+    stepped = rots @ rotation.rotvec_to_rot(1e-3 * score / jnp.max(jnp.abs(score)))
+    gain = log_haar(stepped, sigma) - log_haar(rots, sigma)
+    return score, body(zeros, rots), space(zeros, rots), gain
 
-  def space_log(x, rot):  # perturb on the left
-    return log_haar(rotation.rotvec_to_rot(x) @ rot)
-
-  zeros = jnp.zeros((13, 3)) + 0.
-  g_body = jax.jit(jax.vmap(jax.grad(body_log)))(zeros, rots)
-  g_space = jax.jit(jax.vmap(jax.grad(space_log)))(zeros, rots)
-  score = so3.igso3_score(rots, sigma)
-  assert score.shape == (13, 3)
-  scale = float(jnp.max(jnp.abs(score)))
-  np.testing.assert_allclose(score, g_body, atol=2e-4 * scale)
-  np.testing.assert_allclose(score, g_space, atol=2e-4 * scale)
-  # Points towards the identity: a small step along the score raises the density.
-  stepped = rots @ rotation.rotvec_to_rot(1e-3 * score / scale)
-  log_haar = jax.jit(log_haar)
-  assert np.all(log_haar(stepped) > log_haar(rots))
+  grads = jax.jit(grads)  # one compilation for every sigma
+  for sigma in [0.1, 0.7, 1.3]:
+    rots = so3.igso3_sample(jax.random.PRNGKey(5), 1.5 * sigma, (13,))
+    score, g_body, g_space, gain = grads(rots, jnp.float32(sigma))
+    assert score.shape == (13, 3)
+    scale = float(jnp.max(jnp.abs(score)))
+    np.testing.assert_allclose(score, g_body, atol=2e-4 * scale)
+    np.testing.assert_allclose(score, g_space, atol=2e-4 * scale)
+    # Points towards the identity: a small step along the score raises the density.
+    assert np.all(gain > 0), sigma
 
 
 def test_score_at_identity_and_small_angles_is_finite():
@@ -148,6 +145,6 @@ def test_log_linear_schedule():
 
 def test_expected_score_norm_matches_monte_carlo():
   sigma = 0.6
-  rots = so3.igso3_sample(jax.random.PRNGKey(2), sigma, (20000,))
+  rots = so3.igso3_sample(jax.random.PRNGKey(2), sigma, (8000,))
   mc = jnp.mean(jnp.sum(so3.igso3_score(rots, sigma) ** 2, -1))  # noqa
-  np.testing.assert_allclose(so3.igso3_expected_score_sq_norm(sigma), mc, rtol=0.05)
+  np.testing.assert_allclose(so3.igso3_expected_score_sq_norm(sigma), mc, rtol=0.06)

@@ -128,7 +128,7 @@ def _ours_value_and_grad(params, inputs, w):
 @jax.jit
 def _oracle_value_and_grad(params, inputs, w):
   def f(p):
-    out = _oracle.apply(p, None, *inputs)
+    out = _oracle.apply(p, jax.random.PRNGKey(0), *inputs)
     loss = _loss(out['final_atom_positions'], _oracle_traj_rigid(out['traj']),
                  out['sidechains']['angles_sin_cos'],
                  out['representations']['structure_module'], w, inputs[3])
@@ -155,7 +155,7 @@ def test_param_tree_matches_oracle(setup):
   ours = jax.eval_shape(_ours.init, jax.random.PRNGKey(0), *setup[2])
   as_shapes = lambda t: {f'{m}/{n}': v.shape for m, d in t.items() for n, v in d.items()}
   assert as_shapes(ours) == as_shapes(shapes)
-  assert len(as_shapes(ours)) == 44  # every AF2 structure-module leaf, nothing extra
+  assert len(as_shapes(ours)) == 45  # every AF2 structure-module leaf, nothing extra
 
 
 def test_matches_oracle_values_and_grads(setup):

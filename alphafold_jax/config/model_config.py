@@ -1,0 +1,120 @@
+"""The model configuration: one frozen dataclass tree, and presets as small functions.
+
+`model_config(name, **overrides)` returns the preset `name` with fields replaced by name
+(see `overrides.replace_everywhere`; a name such as `num_recycle` sets the model's and the input
+pipeline's field together). Aliases for nested fields users ask for by AF2's flat names:
+`template_pair_stack_num_block`, `structure_module_num_layer`.
+
+Presets: `model_1`..`model_5` and `model_1_ptm`..`model_5_ptm` equal AF2 v2.3 monomer
+(Jumper et al. 2021, Suppl. Table 5), `tiny` (tests), and the CPU training presets registered
+in `alphafold_jax.config.presets`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Dict
+
+from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.config.overrides import replace_everywhere
+from alphafold_jax.losses.config import LossConfig
+from alphafold_jax.model.embeddings_and_evoformer import EmbeddingsAndEvoformerConfig
+from alphafold_jax.model.heads import (DistogramHeadConfig, ExperimentallyResolvedHeadConfig,
+                                       MaskedMsaHeadConfig, PredictedAlignedErrorHeadConfig,
+                                       PredictedLDDTHeadConfig)
+from alphafold_jax.model.structure_module import StructureModuleConfig
+from data_pipeline.processed_features import FeatureConfig
+
+_field = dataclasses.field
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadsConfig:
+  """Output heads. As in AF2 a head with weight 0 is not built (PAE only in `_ptm` models)."""
+  distogram: DistogramHeadConfig = _field(default_factory=DistogramHeadConfig)
+  masked_msa: MaskedMsaHeadConfig = _field(default_factory=MaskedMsaHeadConfig)
+  predicted_lddt: PredictedLDDTHeadConfig = _field(default_factory=PredictedLDDTHeadConfig)
+  predicted_aligned_error: PredictedAlignedErrorHeadConfig = _field(
+      default_factory=PredictedAlignedErrorHeadConfig)
+  experimentally_resolved: ExperimentallyResolvedHeadConfig = _field(
+      default_factory=ExperimentallyResolvedHeadConfig)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Everything one model needs: architecture, input pipeline, losses, recycling."""
+  name: str = 'model_1_ptm'
+  global_config: GlobalConfig = _field(default_factory=GlobalConfig)
+  data: FeatureConfig = _field(default_factory=FeatureConfig)
+  evoformer: EmbeddingsAndEvoformerConfig = _field(default_factory=EmbeddingsAndEvoformerConfig)
+  structure_module: StructureModuleConfig = _field(default_factory=StructureModuleConfig)
+  heads: HeadsConfig = _field(default_factory=HeadsConfig)
+  losses: LossConfig = _field(default_factory=LossConfig)
+  num_recycle: int = 3
+  recycle_early_stop_tolerance: float = 0.0
+
+  @property
+  def has_pae_head(self) -> bool:
+    return bool(self.heads.predicted_aligned_error.weight)
+
+
+_ALIASES = {
+    'template_pair_stack_num_block': 'evoformer.template.template_pair_stack.num_block',
+    'structure_module_num_layer': 'structure_module.num_layer',
+}
+
+
+def _af2_monomer(name: str) -> ModelConfig:
+  """AF2 v2.3 monomer presets (alphafold/model/config.py CONFIG_DIFFS)."""
+  base, ptm = (name[:-4], True) if name.endswith('_ptm') else (name, False)
+  templates = base in ('model_1', 'model_2')
+  cfg = ModelConfig(
+      name=name,
+      data=FeatureConfig(max_extra_msa=5120 if base in ('model_1', 'model_3', 'model_4') else 1024,
+                         use_templates=templates,
+                         reduce_msa_clusters_by_max_templates=templates),
+  )
+  cfg = replace_everywhere(cfg, enabled=templates, embed_torsion_angles=templates)
+  if not ptm:
+    cfg = replace_everywhere(cfg, **{'heads.predicted_aligned_error.weight': 0.0})
+  return cfg
+
+
+def _tiny() -> ModelConfig:
+  """A few-thousand-parameter model for tests (every module present, odd widths)."""
+  cfg = _af2_monomer('model_1_ptm')
+  return replace_everywhere(
+      cfg, name='tiny', msa_channel=12, pair_channel=10, seq_channel=14, extra_msa_channel=6,
+      evoformer_num_block=2, extra_msa_stack_num_block=1, num_head=2, num_outer_channel=4,
+      num_intermediate_channel=6, template_channel=6, num_channel=16, num_scalar_qk=4,
+      num_scalar_v=4, num_point_qk=2, num_point_v=3, num_layer=2, num_channels=8,
+      key_dim=None, value_dim=None, num_recycle=1, max_msa_clusters=6, max_extra_msa=5,
+      max_templates=2, **{'evoformer.template.template_pair_stack.num_block': 1,
+                          'evoformer.template.attention': _tiny_template_attention(cfg)})
+
+
+def _tiny_template_attention(cfg: ModelConfig):
+  return dataclasses.replace(cfg.evoformer.template.attention, num_head=2, key_dim=6, value_dim=6)
+
+
+PRESETS: Dict[str, Callable[[], ModelConfig]] = {
+    **{f'model_{i}{s}': (lambda n=f'model_{i}{s}': _af2_monomer(n))
+       for i in range(1, 6) for s in ('', '_ptm')},
+    'tiny': _tiny,
+}
+
+
+def register_preset(name: str, factory: Callable[[], ModelConfig]) -> None:
+  """Adds a preset (used by training presets); a name can be registered once."""
+  if name in PRESETS:
+    raise ValueError(f'preset {name!r} already exists')
+  PRESETS[name] = factory
+
+
+def model_config(name: str, **overrides: Any) -> ModelConfig:
+  """The preset `name` with `overrides` applied by field name (unknown names fail)."""
+  if name not in PRESETS:
+    raise ValueError(f'unknown preset {name!r}; available: {", ".join(sorted(PRESETS))}')
+  cfg = PRESETS[name]()
+  overrides = {_ALIASES.get(k, k): v for k, v in overrides.items()}
+  return replace_everywhere(cfg, **overrides) if overrides else cfg

@@ -1,0 +1,106 @@
+"""RunModel: the public face of the AF2 model (features in, AF2 output keys out).
+
+  model = RunModel(model_config('model_1_ptm'), params)
+  feats = model.process_features(raw_features, random_seed=0)   # NumPy, AF2 processed keys
+  out = model.predict(feats, random_seed=0)                       # one jitted call, all cycles
+
+`predict` accepts processed features from AF2's/ColabFold's own pipeline unchanged (leading
+ensemble axis, AF2 key names). Outputs (NumPy): final_atom_positions [N, 37, 3],
+final_atom_mask [N, 37], plddt [N] (0-100), distogram {logits, bin_edges}, and for models with
+the PAE head predicted_aligned_error [N, N], max_predicted_aligned_error, ptm; plus
+num_recycles (cycles actually run) and structure_module / heads raw outputs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Optional
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from alphafold_jax.model.alphafold import AlphaFold, confidence_outputs
+
+if TYPE_CHECKING:
+  from alphafold_jax.config.model_config import ModelConfig
+
+# Keys of AF2 processed features the model reads; anything else in a feature dict
+# (labels, raw strings) is dropped before the jitted call.
+MODEL_FEATURES = (
+    'aatype', 'residue_index', 'seq_mask', 'target_feat', 'msa_feat', 'msa_mask',
+    'extra_msa', 'extra_msa_mask', 'extra_has_deletion', 'extra_deletion_value',
+    'template_aatype', 'template_all_atom_positions', 'template_all_atom_masks',
+    'template_pseudo_beta', 'template_pseudo_beta_mask', 'template_mask', 'asym_id')
+
+
+def model_inputs(features: Mapping[str, Any]) -> dict:
+  """The model's input arrays from a processed feature dict (AF2 dtypes kept)."""
+  return {k: np.asarray(v) for k, v in features.items() if k in MODEL_FEATURES}
+
+
+def forward_fn(config: 'ModelConfig'):
+  """hk.transform-able forward: (batch, is_training, num_recycle) -> raw outputs + confidences."""
+
+  def forward(batch, is_training=False, num_recycle=None):
+    ret = AlphaFold(config)(batch, is_training=is_training, num_recycle=num_recycle)
+    confidences = confidence_outputs(ret, batch['seq_mask'][0].astype(jnp.float32))
+    if 'predicted_aligned_error' in ret:  # the head's {logits, breaks} keep their own key
+      ret['predicted_aligned_error_head'] = ret.pop('predicted_aligned_error')
+    ret.update(confidences)
+    return ret
+
+  return forward
+
+
+class RunModel:
+  """Features -> predictions with one compiled function per input shape."""
+
+  def __init__(self, config: 'ModelConfig', params: Optional[Mapping] = None):
+    self.config = config
+    self.params = params
+    self.transformed = hk.transform(forward_fn(config))
+    self._apply = jax.jit(lambda p, k, b: self.transformed.apply(p, k, b, False))
+
+  def init_params(self, features: Mapping[str, Any], random_seed: int = 0) -> Mapping:
+    """Random parameters (AF2 initialisers) for the shapes of `features`."""
+    self.params = self.transformed.init(jax.random.PRNGKey(random_seed),
+                                        model_inputs(features), False)
+    return self.params
+
+  def process_features(self, raw_features: Mapping[str, np.ndarray],
+                       random_seed: int = 0) -> dict:
+    """AF2 raw features (`data_pipeline.make_raw_features`) -> processed features."""
+    # The one place model code reaches into the NumPy pipeline; imported lazily so that
+    # importing the model never loads it.
+    from data_pipeline import process_features  # pylint: disable=g-import-not-at-top
+    return process_features(raw_features, self.config.data, random_seed)
+
+  def predict(self, features: Mapping[str, Any], random_seed: int = 0) -> dict:
+    """Runs all recycling iterations; returns NumPy outputs with AF2's key names."""
+    if self.params is None:
+      raise ValueError('RunModel has no parameters: pass params or call init_params first')
+    batch = model_inputs(features)
+    if batch['aatype'].ndim != 2:
+      raise ValueError('predict expects processed features with a leading ensemble axis: '
+                       f"aatype [E, N], got shape {batch['aatype'].shape}")
+    ret = self._apply(self.params, jax.random.PRNGKey(random_seed), batch)
+    return jax.tree_util.tree_map(np.asarray, _public_outputs(ret))
+
+
+def _public_outputs(ret: dict) -> dict:
+  sm = ret['structure_module']
+  out = {
+      'final_atom_positions': sm['final_atom_positions'],
+      'final_atom_mask': sm['final_atom_mask'],
+      'plddt': ret['plddt'],
+      'distogram': ret['distogram'],
+      'num_recycles': ret['num_recycles'],
+      'predicted_lddt': ret['predicted_lddt'],
+  }
+  for key in ('predicted_aligned_error', 'max_predicted_aligned_error', 'ptm',
+              'aligned_confidence_probs', 'predicted_aligned_error_head',
+              'experimentally_resolved', 'masked_msa'):
+    if key in ret:
+      out[key] = ret[key]
+  return out
