@@ -40,8 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('model', metavar='MODEL', help='model structure (PDB or mmCIF)')
   parser.add_argument('reference', metavar='REFERENCE',
                       help='reference structure (PDB or mmCIF); scores are normalised by it')
-  parser.add_argument('--model-chain', default=None, help='chain of MODEL (default: first protein chain)')
-  parser.add_argument('--ref-chain', default=None, help='chain of REFERENCE (default: first protein chain)')
+  parser.add_argument('--model-chain', default=None,
+                      help='chain of MODEL (default: first protein chain)')
+  parser.add_argument('--ref-chain', default=None,
+                      help='chain of REFERENCE (default: first protein chain)')
   parser.add_argument('--align', choices=('auto', 'index', 'sequence'), default='auto',
                       help='residue correspondence (default: auto)')
   parser.add_argument('--json', action='store_true', help='print machine-readable JSON')
@@ -49,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> argparse.ArgumentParser:
   """Adds `score` to an argparse subparsers object; sets func=run."""
-  parser = subparsers.add_parser('score', help='compare a model with a reference (RMSD, TM, GDT, lDDT)',
+  parser = subparsers.add_parser('score',
+                                 help='compare a model with a reference (RMSD, TM, GDT, lDDT)',
                                  description=__doc__.split('\n\n')[0])
   add_arguments(parser)
   parser.set_defaults(func=run)
@@ -71,8 +74,8 @@ def align_by_index(model, reference) -> tuple[np.ndarray, np.ndarray]:
   return np.asarray(a), np.asarray(b)
 
 
-def needleman_wunsch(seq_a: np.ndarray, seq_b: np.ndarray, match: float = 2., mismatch: float = -1.,
-                     gap: float = -2.) -> tuple[np.ndarray, np.ndarray]:
+def needleman_wunsch(seq_a: np.ndarray, seq_b: np.ndarray, match: float = 2.,
+                     mismatch: float = -1., gap: float = -2.) -> tuple[np.ndarray, np.ndarray]:
   """Global alignment of integer sequences (linear gaps). Returns aligned index pairs.
 
   Row-vectorised: within a row, H[i, j] = max(c_j, H[i, j-1] + gap) is solved with a
@@ -128,7 +131,11 @@ def correspond(model, reference, method: str = 'auto') -> tuple[np.ndarray, np.n
 
 def score_proteins(model, reference, align: str = 'auto') -> dict:
   """All scores of `model` against `reference` (Protein objects) as a dict."""
-  from alphafold_jax.metrics import gdt, lddt, rmsd, tm_score  # pylint: disable=import-outside-toplevel
+  # Imported here so that building the CLI parser does not import jax.
+  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.metrics import gdt_fractions, lddt, rmsd, tm_d0, tm_score
+  from alphafold_jax.metrics.gdt import GDT_HA_CUTOFFS, GDT_TS_CUTOFFS
+  # pylint: enable=import-outside-toplevel
 
   a, b, method = correspond(model, reference, align)
   both = (model.atom_mask[a, _CA] > 0) & (reference.atom_mask[b, _CA] > 0)
@@ -140,22 +147,22 @@ def score_proteins(model, reference, align: str = 'auto') -> dict:
   pred = model.atom_positions[a, _CA].astype(np.float64)  # [N, 3]
   ref = reference.atom_positions[b, _CA].astype(np.float64)  # [N, 3]
   ones = np.ones(len(a), bool)
-  tm = tm_score.tm_score(pred, ref, ones, norm_length=ref_length)
-  ts = gdt.gdt_fractions(pred, ref, ones, gdt.GDT_TS_CUTOFFS, norm_length=ref_length)
-  ha = gdt.gdt_fractions(pred, ref, ones, gdt.GDT_HA_CUTOFFS, norm_length=ref_length)
+  tm = tm_score(pred, ref, ones, norm_length=ref_length)
+  ts = gdt_fractions(pred, ref, ones, GDT_TS_CUTOFFS, norm_length=ref_length)
+  ha = gdt_fractions(pred, ref, ones, GDT_HA_CUTOFFS, norm_length=ref_length)
   return {
       'model_length': int(model.num_residues),
       'reference_length': ref_length,
       'aligned_residues': int(len(a)),
       'alignment': method,
       'sequence_identity': float(np.mean(model.aatype[a] == reference.aatype[b])),
-      'ca_rmsd': float(rmsd.rmsd(pred.astype(np.float32), ref.astype(np.float32))),
+      'ca_rmsd': float(rmsd(pred.astype(np.float32), ref.astype(np.float32))),
       'tm_score': float(tm),
-      'tm_d0': float(tm_score.tm_d0(ref_length)),
+      'tm_d0': float(tm_d0(ref_length)),
       'gdt_ts': float(np.mean(ts)),
       'gdt_ha': float(np.mean(ha)),
-      'gdt_fractions': {f'd<{c:g}': float(v) for c, v in zip(gdt.GDT_TS_CUTOFFS, ts)},
-      'lddt_ca': float(lddt.lddt(pred.astype(np.float32), ref.astype(np.float32))),
+      'gdt_fractions': {f'd<{c:g}': float(v) for c, v in zip(GDT_TS_CUTOFFS, ts)},
+      'lddt_ca': float(lddt(pred.astype(np.float32), ref.astype(np.float32))),
   }
 
 

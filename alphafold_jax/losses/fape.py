@@ -15,7 +15,7 @@ from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.losses import _frames
 from alphafold_jax.losses._keys import lookup
 from alphafold_jax.losses.config import LossConfig
-from alphafold_jax.losses.renaming import compute_renamed_ground_truth
+from alphafold_jax.losses.renaming import compute_renamed_ground_truth, rename_by
 
 
 def frame_aligned_point_error(
@@ -68,6 +68,7 @@ def backbone_fape(
   Backbone frames double as points (their origins = CA positions).
   use_clamped_fape (scalar in [0, 1], Suppl. Sec. 1.11.5): result =
     f * clamped + (1 - f) * unclamped. None -> clamped only (unless clamp_distance None).
+    The paper clamps 90 % of training examples; the data pipeline draws this flag.
   Returns [K] (or a scalar for an unstacked pred_traj).
   """
   def one_layer(frames: Rigid, clamp: Optional[float]) -> jnp.ndarray:
@@ -138,11 +139,10 @@ def sidechain_fape(
   alt_naming_is_better [N]; pred_positions / renamed_target_positions [N, 14, 3];
   renamed_positions_mask [N, 14]. Returns a scalar.
   """
-  alt = jnp.asarray(alt_naming_is_better, jnp.float32)[:, None, None]  # [N, 1, 1]
-  pick = lambda a, b: (1. - alt[..., None]) * a + alt[..., None] * b
-  renamed_frames = Rigid(rot=pick(target_frames.rot, alt_target_frames.rot),     # [N, 8, 3, 3]
-                         trans=(1. - alt) * target_frames.trans
-                         + alt * alt_target_frames.trans)                         # [N, 8, 3]
+  # Suppl. Alg. 26 line 7: the renamed residues use the alternative rigid-group frames.
+  renamed_frames = Rigid(
+      rot=rename_by(alt_naming_is_better, target_frames.rot, alt_target_frames.rot),   # [N, 8, 3, 3]
+      trans=rename_by(alt_naming_is_better, target_frames.trans, alt_target_frames.trans))
   return frame_aligned_point_error(
       pred_frames, renamed_frames, frames_mask, pred_positions, renamed_target_positions,
       renamed_positions_mask, length_scale=length_scale,

@@ -50,8 +50,8 @@ def find_optimal_renaming(
 def rename_by(alt_naming_is_better: jnp.ndarray, original: jnp.ndarray,
               alternative: jnp.ndarray) -> jnp.ndarray:
   """Per residue pick: original [N, ...] where 0, alternative [N, ...] where 1."""
-  alt = jnp.reshape(alt_naming_is_better, alt_naming_is_better.shape
-                    + (1,) * (original.ndim - alt_naming_is_better.ndim))
+  alt = jnp.asarray(alt_naming_is_better, jnp.float32)
+  alt = jnp.reshape(alt, alt.shape + (1,) * (jnp.ndim(original) - alt.ndim))
   return (1. - alt) * original + alt * alternative
 
 

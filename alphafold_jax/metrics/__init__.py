@@ -1,15 +1,18 @@
 """Structure-comparison metrics (NumPy or jnp inputs).
 
-Submodules (each named after its main function, so call e.g. `metrics.lddt.lddt(...)`):
-  rmsd      `rmsd`, `ca_rmsd`            CA-RMSD after Kabsch superposition (jnp)
-  lddt      `lddt`, `lddt_ca`            AF2 lDDT, global / per residue (jnp, loss-safe)
-  tm_score  `tm_score`, `tm_d0`          TM-score with superposition search
-  gdt       `gdt_ts`, `gdt_ha`           GDT with superposition search
-The non-clashing helpers are re-exported here.
+  rmsd(pred, ref, mask)            CA-RMSD after Kabsch superposition (jnp)   rmsd.py
+  ca_rmsd(pos37, pos37, mask)      same from atom37 arrays                    rmsd.py
+  lddt(pred, ref, mask)            AF2 lDDT, global / per residue (jnp)       lddt.py
+  lddt_ca(pos37, pos37, mask37)    lDDT-Ca from atom37 arrays                 lddt.py
+  tm_score(pred, ref, mask)        TM-score with superposition search         tm_score.py
+  gdt_ts / gdt_ha(pred, ref, mask) GDT with superposition search              gdt.py
+
+NOTE: the package attributes `rmsd`, `lddt`, `tm_score` are the FUNCTIONS (they
+shadow the submodules of the same name); import from the submodule path for the
+rest, e.g. `from alphafold_jax.metrics.tm_score import tm_d0`.
 """
 
-from alphafold_jax.metrics import gdt, lddt, rmsd, tm_score
 from alphafold_jax.metrics.gdt import gdt_fractions, gdt_ha, gdt_ts
-from alphafold_jax.metrics.lddt import lddt_ca
-from alphafold_jax.metrics.rmsd import ca_rmsd
-from alphafold_jax.metrics.tm_score import tm_d0, tm_score_fixed
+from alphafold_jax.metrics.lddt import lddt, lddt_ca
+from alphafold_jax.metrics.rmsd import ca_rmsd, rmsd
+from alphafold_jax.metrics.tm_score import tm_d0, tm_score, tm_score_fixed

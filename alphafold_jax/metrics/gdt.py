@@ -45,11 +45,15 @@ def gdt_fractions(predicted, reference, mask=None, cutoffs: Sequence[float] = GD
   return np.asarray(best)
 
 
-def gdt_ts(predicted, reference, mask=None, norm_length: Optional[float] = None, **kw) -> float:
+def gdt_ts(predicted, reference, mask=None, norm_length: Optional[float] = None,
+           **kw) -> float:
   """GDT-TS in [0, 1]."""
-  return float(np.mean(gdt_fractions(predicted, reference, mask, GDT_TS_CUTOFFS, norm_length, **kw)))
+  fractions = gdt_fractions(predicted, reference, mask, GDT_TS_CUTOFFS, norm_length, **kw)
+  return float(np.mean(fractions))
 
 
-def gdt_ha(predicted, reference, mask=None, norm_length: Optional[float] = None, **kw) -> float:
+def gdt_ha(predicted, reference, mask=None, norm_length: Optional[float] = None,
+           **kw) -> float:
   """GDT-HA (high accuracy) in [0, 1]."""
-  return float(np.mean(gdt_fractions(predicted, reference, mask, GDT_HA_CUTOFFS, norm_length, **kw)))
+  fractions = gdt_fractions(predicted, reference, mask, GDT_HA_CUTOFFS, norm_length, **kw)
+  return float(np.mean(fractions))

@@ -33,7 +33,7 @@ EvalFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def seed_masks(mask: np.ndarray, min_len: int = 4, max_starts: int = 64) -> np.ndarray:
-  """All-residue seed + contiguous-fragment seeds over the True entries of mask [N] -> bool [S, N]."""
+  """All-residue seed + contiguous fragments of the True entries of mask [N] -> bool [S, N]."""
   mask = np.asarray(mask).astype(bool)
   idx = np.nonzero(mask)[0]
   n_ali = len(idx)

@@ -60,13 +60,17 @@ class RunModel:
     self.config = config
     self.params = params
     self.transformed = hk.transform(forward_fn(config))
+    self._init = jax.jit(lambda k, b: self.transformed.init(k, b, False))
     self._apply = jax.jit(lambda p, k, b: self.transformed.apply(p, k, b, False))
 
   def init_params(self, features: Mapping[str, Any], random_seed: int = 0) -> Mapping:
     """Random parameters (AF2 initialisers) for the shapes of `features`."""
-    self.params = self.transformed.init(jax.random.PRNGKey(random_seed),
-                                        model_inputs(features), False)
+    self.params = self._init(jax.random.PRNGKey(random_seed), model_inputs(features))
     return self.params
+
+  def param_shapes(self, features: Mapping[str, Any]) -> Mapping:
+    """The parameter tree the model expects (ShapeDtypeStructs), e.g. to check a params file."""
+    return jax.eval_shape(self._init, jax.random.PRNGKey(0), model_inputs(features))
 
   def process_features(self, raw_features: Mapping[str, np.ndarray],
                        random_seed: int = 0) -> dict:

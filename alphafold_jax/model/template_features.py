@@ -200,7 +200,9 @@ def template_pair_features(template: Mapping[str, jnp.ndarray], dgram_bins: Dist
     mask [1]. Everything is multiplied by the backbone pair mask.
 
   DISCREPANCY: the paper's Table 1 lists the unit vector as a feature; AF2 v2.3 monomer
-  models are run with use_template_unit_vector=False, which zeroes those 3 channels.
+  models are run with use_template_unit_vector=False, which zeroes those 3 channels. AF2 also
+  masks ALL channels (the distogram and its pseudo-beta mask included) with the backbone
+  (N, CA, C) pair mask.
   """
   num_res = template['template_aatype'].shape[0]
   pb_mask = template['template_pseudo_beta_mask'].astype(dtype)  # [N]

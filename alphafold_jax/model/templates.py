@@ -36,6 +36,7 @@ from alphafold_jax.model.triangle import (TriangleAttention, TriangleAttentionCo
                                           starting_node_config)
 from alphafold_jax.nn import LayerNorm, Linear
 from alphafold_jax.nn.dropout import dropout_residual
+from alphafold_jax.ops.layer_stack import TEMPLATE_STACK_SCOPE, layer_stack
 
 TEMPLATE_FEATURE_KEYS = ('template_aatype', 'template_all_atom_positions',
                          'template_all_atom_masks', 'template_pseudo_beta',
@@ -62,8 +63,7 @@ class TemplateEmbeddingConfig:
   """Template embedding, model_1_ptm values.
 
   template_channel: c_t (AF2 reads it from the ending-node attention's value_dim).
-  attention: point-wise attention (Alg. 17), no gating in AF2 (DISCREPANCY vs. none: the
-    paper's Alg. 17 has no gate either; AF2's config states gating=False explicitly).
+  attention: point-wise attention (Alg. 17): 4 heads, key/value 64 in total, no gate.
   subbatch_size: chunk of the N*N query rows of the point-wise attention at inference; it
     applies only when `GlobalConfig.subbatch_size` is not None (the global chunking switch).
   max_templates: how many templates the data pipeline provides (informational here).
@@ -117,9 +117,7 @@ class TemplatePairStack(hk.Module):
                                is_training=is_training)
       return act
 
-    if gc.use_remat:
-      block = hk.remat(block)
-    return hk.layer_stack(c.num_block, name='__layer_stack_no_state')(block)(pair)
+    return layer_stack(c.num_block, remat=gc.use_remat, name=TEMPLATE_STACK_SCOPE)(block)(pair)
 
 
 class SingleTemplateEmbedding(hk.Module):

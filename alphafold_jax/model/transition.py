@@ -10,7 +10,7 @@ hidden [N_a, N_b, n * c]. At inference the MLP runs in chunks of rows (axis 0).
 from __future__ import annotations
 
 import dataclasses
-from typing import Tuple
+from typing import Optional, Tuple
 
 import haiku as hk
 import jax
@@ -28,6 +28,7 @@ class TransitionConfig:
   dropout_rate: float = 0.0
   orientation: str = 'per_row'
   shared_dropout: bool = True
+  swiglu: bool = False  # AF3 (Abramson et al. 2024, Suppl. Alg. 11) SwiGLU transition, no biases
 
 
 def final_init(global_config: GlobalConfig) -> str:
@@ -36,7 +37,8 @@ def final_init(global_config: GlobalConfig) -> str:
 
 
 def linear_params(name: str, num_input: int, num_output: int, dtype, initializer: str = 'linear',
-                  bias_init: float = 0.0) -> Tuple[jnp.ndarray, jnp.ndarray]:
+                  bias_init: float = 0.0, use_bias: bool = True
+                  ) -> Tuple[jnp.ndarray, Optional[jnp.ndarray]]:
   """`weights` [in, out] and `bias` [out] exactly as `nn.Linear(name=name)` creates them.
 
   Used where a module applies the layer inside a chunked (pure) function.
@@ -44,7 +46,8 @@ def linear_params(name: str, num_input: int, num_output: int, dtype, initializer
   with hk.experimental.name_scope(name):
     w = hk.get_parameter('weights', (num_input, num_output), dtype,
                          weight_initializer(initializer, num_input))
-    b = hk.get_parameter('bias', (num_output,), dtype, hk.initializers.Constant(bias_init))
+    b = (hk.get_parameter('bias', (num_output,), dtype, hk.initializers.Constant(bias_init))
+         if use_bias else None)
   return w, b
 
 
@@ -67,6 +70,8 @@ class Transition(hk.Module):
     num_channel = act.shape[-1]
     num_hidden = int(num_channel * self.config.num_intermediate_factor)
     act = LayerNorm(name='input_layer_norm')(act)
+    if self.config.swiglu:
+      return self._swiglu(act, num_hidden, is_training)
     w1, b1 = linear_params('transition1', num_channel, num_hidden, act.dtype, 'relu')
     w2, b2 = linear_params('transition2', num_hidden, num_channel, act.dtype,
                            final_init(self.global_config))
@@ -74,5 +79,20 @@ class Transition(hk.Module):
     def mlp(x):
       hidden = jax.nn.relu(jnp.einsum('abc,ch->abh', x, w1) + b1)  # [n_a, N_b, n*c]
       return jnp.einsum('abh,hc->abc', hidden, w2) + b2  # [n_a, N_b, c]
+
+    return chunking.chunked_map(mlp, chunking.chunk_size(self.global_config, is_training), [act])
+
+  def _swiglu(self, act: jnp.ndarray, num_hidden: int, is_training: bool) -> jnp.ndarray:
+    """AF3 transition: Linear(silu(a) * b) with a, b = LinearNoBias(x) (params not in AF2 files)."""
+    num_channel = act.shape[-1]
+    w_in, _ = linear_params('transition1', num_channel, 2 * num_hidden, act.dtype, 'linear',
+                            use_bias=False)
+    w_out, _ = linear_params('transition2', num_hidden, num_channel, act.dtype,
+                             final_init(self.global_config), use_bias=False)
+
+    def mlp(x):
+      ab = jnp.einsum('abc,ch->abh', x, w_in)  # [n_a, N_b, 2 n c]
+      hidden = jax.nn.silu(ab[..., :num_hidden]) * ab[..., num_hidden:]  # [n_a, N_b, n c]
+      return jnp.einsum('abh,hc->abc', hidden, w_out)  # [n_a, N_b, c]
 
     return chunking.chunked_map(mlp, chunking.chunk_size(self.global_config, is_training), [act])

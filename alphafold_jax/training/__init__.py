@@ -9,7 +9,7 @@ Public names (imported lazily so `import alphafold_jax.training` stays light):
   Checkpointer, export_params  training/checkpoints.py
   Evaluator                    training/evaluation.py
   ExampleSampler               training/data.py
-  train                        training/trainer.py
+  train, Trainer               training/trainer.py
   get_preset                   training/presets.py
 """
 
@@ -32,6 +32,7 @@ _LAZY = {
     'Evaluator': 'alphafold_jax.training.evaluation',
     'ExampleSampler': 'alphafold_jax.training.data',
     'train': 'alphafold_jax.training.trainer',
+    'Trainer': 'alphafold_jax.training.trainer',
     'get_preset': 'alphafold_jax.training.presets',
 }
 

@@ -16,7 +16,11 @@ from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 import jax
 import numpy as np
 
-from alphafold_jax import metrics
+# Import the functions from their submodules: the package attributes `rmsd`, `lddt`,
+# `tm_score` are rebound to the submodules whenever one is imported by path.
+from alphafold_jax.metrics.lddt import lddt as lddt_fn
+from alphafold_jax.metrics.rmsd import rmsd as rmsd_fn
+from alphafold_jax.metrics.tm_score import tm_score as tm_score_fn
 
 CA = 1  # atom37 index of CA
 
@@ -46,9 +50,9 @@ def structure_metrics(pred_ca, true_ca, mask) -> Dict[str, float]:
   if mask.sum() < 3:
     raise ValueError('structure_metrics: fewer than 3 resolved CA atoms')
   return {
-      'ca_rmsd': float(metrics.rmsd(pred_ca, true_ca, mask)),
-      'lddt_ca': float(metrics.lddt(pred_ca, true_ca, mask)),
-      'tm_score': float(metrics.tm_score(pred_ca, true_ca, mask > 0)),
+      'ca_rmsd': float(rmsd_fn(pred_ca, true_ca, mask)),
+      'lddt_ca': float(lddt_fn(pred_ca, true_ca, mask)),
+      'tm_score': float(tm_score_fn(pred_ca, true_ca, mask > 0)),
   }
 
 

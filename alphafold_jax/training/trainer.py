@@ -1,6 +1,8 @@
 """The training loop: state + data-parallel step + checkpoints + logging + evaluation.
 
     result = train(loss_fn, init_params, batches, config, out_dir='run', resume=True)
+    # or, to run / resume several times with one compiled step:
+    trainer = Trainer(loss_fn, config); trainer.fit(init_params, batches, out_dir='run')
 
   loss_fn     per-example loss (train_step.py contract)
   init_params initial params; also the template a checkpoint is restored into
@@ -58,93 +60,110 @@ def _check_resume_config(saved: Mapping[str, Any], config: TrainConfig) -> None:
         + ', '.join(f'{k} (checkpoint {a!r}, now {b!r})' for k, (a, b) in sorted(diffs.items())))
 
 
-def train(loss_fn: Callable, init_params: Any, batches, config: TrainConfig,
-          out_dir: Optional[str | os.PathLike] = None, resume: bool = False,
-          evaluator: Optional[Evaluator] = None, metadata: Optional[Mapping[str, Any]] = None,
-          mesh: Optional[jax.sharding.Mesh] = None, progress: bool = True,
+class Trainer:
+  """Holds the optimiser, mesh and the compiled step; `fit` may be called repeatedly
+  (e.g. run, "kill", resume) without recompiling."""
+
+  def __init__(self, loss_fn: Callable, config: TrainConfig,
+               mesh: Optional[jax.sharding.Mesh] = None):
+    self.config = config
+    self.mesh = mesh if mesh is not None else sharding_lib.make_mesh(config.data_axis)
+    sharding_lib.check_batch_size(config.batch_size, self.mesh)
+    self.optimizer = make_optimizer(config)
+    self.step_fn = jit_train_step(make_train_step(loss_fn, self.optimizer, config), self.mesh,
+                                  config.data_axis, donate=True)
+
+  def init_state(self, params: Any) -> TrainState:
+    state = create_train_state(params, self.optimizer, jax.random.PRNGKey(self.config.seed))
+    return sharding_lib.replicate(state, self.mesh)
+
+  def fit(self, init_params: Any, batches, out_dir: Optional[str | os.PathLike] = None,
+          resume: bool = False, evaluator: Optional[Evaluator] = None,
+          metadata: Optional[Mapping[str, Any]] = None, progress: bool = True,
           stop_after: Optional[int] = None,
           on_step: Optional[Callable[[int, Dict[str, Any]], None]] = None) -> TrainResult:
-  """Trains for config.num_steps total steps (counting steps done before a resume).
+    """Trains to config.num_steps total steps (counting steps done before a resume).
 
-  stop_after: abort after this many steps of THIS call as a kill would (no final
-  checkpoint, no export) — used to test resumption.
-  """
-  is_main = jax.process_index() == 0
-  mesh = mesh if mesh is not None else sharding_lib.make_mesh(config.data_axis)
-  sharding_lib.check_batch_size(config.batch_size, mesh)
-  optimizer = make_optimizer(config)
-  state = create_train_state(init_params, optimizer, jax.random.PRNGKey(config.seed))
-  state = sharding_lib.replicate(state, mesh)
+    stop_after: abort after this many steps of THIS call as a kill would (no final
+    checkpoint, no export) — used to test resumption.
+    """
+    config, mesh = self.config, self.mesh
+    is_main = jax.process_index() == 0
+    state = self.init_state(init_params)
+    checkpointer = logger = None
+    meta = {'train_config': config.to_dict(), **dict(metadata or {})}
+    if out_dir is not None:
+      out_dir = os.fspath(out_dir)
+      os.makedirs(out_dir, exist_ok=True)
+      checkpointer = ckpt_lib.Checkpointer(os.path.join(out_dir, 'checkpoints'),
+                                           save_every=config.checkpoint_every,
+                                           keep=config.keep_checkpoints)
+      logger = log_lib.MetricsLogger(os.path.join(out_dir, 'metrics.jsonl'), enabled=is_main)
 
-  checkpointer = logger = None
-  meta = {'train_config': config.to_dict(), **dict(metadata or {})}
-  if out_dir is not None:
-    out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    checkpointer = ckpt_lib.Checkpointer(os.path.join(out_dir, 'checkpoints'),
-                                         save_every=config.checkpoint_every,
-                                         keep=config.keep_checkpoints)
-    logger = log_lib.MetricsLogger(os.path.join(out_dir, 'metrics.jsonl'), enabled=is_main)
-
-  resumed_from = None
-  if resume:
-    if checkpointer is None:
-      raise ckpt_lib.CheckpointError('resume=True needs an out_dir')
-    if checkpointer.latest_step() is not None:
-      state, saved_meta = checkpointer.restore(state)
-      _check_resume_config(saved_meta.get('train_config', {}), config)
-      resumed_from = int(jax.device_get(state.step))
-  start = int(jax.device_get(state.step))
-  if logger is not None:
+    resumed_from = None
     if resume:
-      logger.truncate_after(start)
-    elif start == 0 and os.path.exists(logger.path):
-      os.remove(logger.path)  # a fresh run starts a fresh log
+      if checkpointer is None:
+        raise ckpt_lib.CheckpointError('resume=True needs an out_dir')
+      if checkpointer.latest_step() is not None:
+        state, saved_meta = checkpointer.restore(state)
+        _check_resume_config(saved_meta.get('train_config', {}), config)
+        resumed_from = int(jax.device_get(state.step))
+    start = int(jax.device_get(state.step))
+    if logger is not None:
+      if resume:
+        logger.truncate_after(start)
+      elif start == 0 and is_main and os.path.exists(logger.path):
+        os.remove(logger.path)  # a fresh run starts a fresh log
 
-  step_fn = jit_train_step(make_train_step(loss_fn, optimizer, config), mesh,
-                           config.data_axis, donate=True)
-  batch_iter = data_lib.as_batch_fn(batches)(start)
-  bar = log_lib.ProgressBar(config.num_steps, initial=start, enabled=progress and is_main)
-  losses: Dict[int, float] = {}
-  records: List[Dict[str, Any]] = []
-  done_this_call = 0
-  try:
-    for step in range(start, config.num_steps):
-      batch = sharding_lib.shard_batch(next(batch_iter), mesh, config.data_axis)
-      state, metrics = step_fn(state, batch)
-      new_step = step + 1
-      metrics = jax.device_get(metrics)
-      loss = float(metrics['loss'])
-      losses[new_step] = loss
-      if not (math.isfinite(loss) and math.isfinite(float(metrics['grad_norm']))):
-        raise TrainingDivergedError(f'non-finite loss {loss} / grad norm '
-                                    f'{float(metrics["grad_norm"])} at step {new_step}')
-      record = None
-      if new_step % config.log_every == 0 or new_step == config.num_steps:
-        record = (logger.log(new_step, metrics) if logger is not None else
-                  {'step': new_step, 'kind': 'train',
-                   **{k: float(np.asarray(v)) for k, v in metrics.items()}})
-        records.append(record)
-      if checkpointer is not None:
-        checkpointer.save(state, meta)
-      if evaluator is not None and config.eval_every and new_step % config.eval_every == 0:
-        records.append(_evaluate(evaluator, state, new_step, logger, out_dir, is_main))
-      if on_step is not None:
-        on_step(new_step, dict(metrics))
-      bar.update(record)
-      done_this_call += 1
-      if stop_after is not None and done_this_call >= stop_after:
-        return TrainResult(state, losses, records, resumed_from)
-  finally:
-    bar.close()
+    batch_iter = data_lib.as_batch_fn(batches)(start)
+    bar = log_lib.ProgressBar(config.num_steps, initial=start, enabled=progress and is_main)
+    losses: Dict[int, float] = {}
+    records: List[Dict[str, Any]] = []
+    done_this_call = 0
+    try:
+      for step in range(start, config.num_steps):
+        batch = sharding_lib.shard_batch(next(batch_iter), mesh, config.data_axis)
+        state, metrics = self.step_fn(state, batch)
+        new_step = step + 1
+        metrics = jax.device_get(metrics)
+        loss = float(metrics['loss'])
+        losses[new_step] = loss
+        if not (math.isfinite(loss) and math.isfinite(float(metrics['grad_norm']))):
+          raise TrainingDivergedError(f'non-finite loss {loss} / grad norm '
+                                      f'{float(metrics["grad_norm"])} at step {new_step}')
+        record = None
+        if new_step % config.log_every == 0 or new_step == config.num_steps:
+          record = (logger.log(new_step, metrics) if logger is not None else
+                    {'step': new_step, 'kind': 'train',
+                     **{k: float(np.asarray(v)) for k, v in metrics.items()}})
+          records.append(record)
+        if checkpointer is not None:
+          checkpointer.save(state, meta)
+        if evaluator is not None and config.eval_every and new_step % config.eval_every == 0:
+          records.append(_evaluate(evaluator, state, new_step, logger, out_dir, is_main))
+        if on_step is not None:
+          on_step(new_step, dict(metrics))
+        bar.update(record)
+        done_this_call += 1
+        if stop_after is not None and done_this_call >= stop_after:
+          return TrainResult(state, losses, records, resumed_from)
+    finally:
+      bar.close()
 
-  if checkpointer is not None:
-    checkpointer.save(state, meta, force=True)
-  if out_dir is not None and is_main:
-    ckpt_lib.export_params(state.params, os.path.join(out_dir, 'params.npz'))
-    log_lib.plot_loss_curve(log_lib.read_jsonl(logger.path) if os.path.exists(logger.path) else [],
-                            os.path.join(out_dir, 'loss_curve.png'))
-  return TrainResult(state, losses, records, resumed_from)
+    if checkpointer is not None:
+      checkpointer.save(state, meta, force=True)
+    if out_dir is not None and is_main:
+      ckpt_lib.export_params(state.params, os.path.join(out_dir, 'params.npz'))
+      log_lib.plot_loss_curve(
+          log_lib.read_jsonl(logger.path) if os.path.exists(logger.path) else [],
+          os.path.join(out_dir, 'loss_curve.png'))
+    return TrainResult(state, losses, records, resumed_from)
+
+
+def train(loss_fn: Callable, init_params: Any, batches, config: TrainConfig,
+          mesh: Optional[jax.sharding.Mesh] = None, **fit_kwargs) -> TrainResult:
+  """One-shot `Trainer(loss_fn, config, mesh).fit(init_params, batches, **fit_kwargs)`."""
+  return Trainer(loss_fn, config, mesh).fit(init_params, batches, **fit_kwargs)
 
 
 def _evaluate(evaluator: Evaluator, state: TrainState, step: int,

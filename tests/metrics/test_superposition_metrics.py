@@ -6,7 +6,9 @@ from scipy.spatial.transform import Rotation
 
 from alphafold_jax.common import protein
 from alphafold_jax.geometry import kabsch
-from alphafold_jax.metrics import gdt, rmsd, superposition_search, tm_score
+from alphafold_jax.metrics import gdt, superposition_search
+from alphafold_jax.metrics.rmsd import ca_rmsd, rmsd
+from alphafold_jax.metrics.tm_score import tm_d0, tm_score, tm_score_fixed
 
 
 @pytest.fixture(scope='module')
@@ -23,20 +25,20 @@ def _moved(x, seed):
 def test_identical_up_to_rigid_motion(ubq):
   x, p = ubq
   y = _moved(x, 0)
-  assert float(rmsd.rmsd(y, x)) < 1e-3
-  assert float(rmsd.rmsd(y, x, superpose=False)) > 1.
-  assert tm_score.tm_score(y, x) == pytest.approx(1., abs=1e-6)
+  assert float(rmsd(y, x)) < 1e-3
+  assert float(rmsd(y, x, superpose=False)) > 1.
+  assert tm_score(y, x) == pytest.approx(1., abs=1e-6)
   assert gdt.gdt_ts(y, x) == pytest.approx(1.)
   assert gdt.gdt_ha(y, x) == pytest.approx(1.)
   pos37 = p.atom_positions.copy()
   pos37_moved = pos37 @ Rotation.random(random_state=3).as_matrix().T
-  assert float(rmsd.ca_rmsd(pos37_moved, pos37, p.atom_mask)) < 1e-3
+  assert float(ca_rmsd(pos37_moved, pos37, p.atom_mask)) < 1e-3
 
 
 def test_d0():
-  assert tm_score.tm_d0(76) == pytest.approx(1.24 * 61 ** (1 / 3) - 1.8)
-  assert tm_score.tm_d0(10) == 0.5 and tm_score.tm_d0(21) == 0.5
-  assert tm_score.tm_d0(300) == pytest.approx(1.24 * 285 ** (1 / 3) - 1.8)
+  assert tm_d0(76) == pytest.approx(1.24 * 61 ** (1 / 3) - 1.8)
+  assert tm_d0(10) == 0.5 and tm_d0(21) == 0.5
+  assert tm_d0(300) == pytest.approx(1.24 * 285 ** (1 / 3) - 1.8)
 
 
 def test_domain_move_found_by_search(ubq):
@@ -46,19 +48,19 @@ def test_domain_move_found_by_search(ubq):
   y = x.copy()
   y[50:] += np.array([20., 0., 0.])
   y = _moved(y, 1)
-  d0 = tm_score.tm_d0(n)
+  d0 = tm_d0(n)
   lower = 50 / n
-  tm = tm_score.tm_score(y, x)
+  tm = tm_score(y, x)
   # the moved part contributes at most 26 / (1 + (~20/d0)^2) / n
   assert lower <= tm <= lower + 26 / (1 + (15. / d0) ** 2) / n
   # Kabsch on all residues alone is much worse, so the search mattered
   rigid_all, _ = kabsch(y.astype(np.float32), x.astype(np.float32))
-  assert tm_score.tm_score_fixed(np.asarray(rigid_all.apply(y.astype(np.float32))), x) < 0.3
+  assert tm_score_fixed(np.asarray(rigid_all.apply(y.astype(np.float32))), x) < 0.3
   np.testing.assert_allclose(gdt.gdt_fractions(y, x), [lower] * 4, atol=1e-9)
   # returned superposition achieves the score
-  score, rigid = tm_score.tm_score(y, x, return_superposition=True)
+  score, rigid = tm_score(y, x, return_superposition=True)
   moved = np.asarray(rigid.apply(y.astype(np.float32)))
-  assert tm_score.tm_score_fixed(moved, x) == pytest.approx(score, abs=1e-4)
+  assert tm_score_fixed(moved, x) == pytest.approx(score, abs=1e-4)
 
 
 def test_gdt_known_perturbation(ubq):
@@ -97,13 +99,13 @@ def test_masks_and_norm_length(ubq):
   mask[::3] = False
   y_garbage = y.copy()
   y_garbage[~mask] = 1e3  # masked positions must not matter
-  tm_a = tm_score.tm_score(y, x, mask)
-  assert tm_score.tm_score(y_garbage, x, mask) == pytest.approx(tm_a, abs=1e-9)
-  assert float(rmsd.rmsd(y_garbage, x, mask)) == pytest.approx(float(rmsd.rmsd(y, x, mask)),
+  tm_a = tm_score(y, x, mask)
+  assert tm_score(y_garbage, x, mask) == pytest.approx(tm_a, abs=1e-9)
+  assert float(rmsd(y_garbage, x, mask)) == pytest.approx(float(rmsd(y, x, mask)),
                                                                 abs=1e-3)
   # normalising by the full reference length scales the sum of terms down
-  assert tm_score.tm_score(y, x, mask, norm_length=n) < tm_a
+  assert tm_score(y, x, mask, norm_length=n) < tm_a
   with pytest.raises(ValueError):
-    tm_score.tm_score(y, x, np.zeros(n, bool))
+    tm_score(y, x, np.zeros(n, bool))
   with pytest.raises(ValueError):
     gdt.gdt_ts(y[:5], x)

@@ -22,8 +22,12 @@ from alphafold_jax.common import protein as protein_lib
 from alphafold_jax.config.global_config import GlobalConfig
 from alphafold_jax.model import embedders
 from alphafold_jax.model import templates
+from alphafold_jax.model.attention import AttentionConfig
+from alphafold_jax.model.transition import TransitionConfig
+from alphafold_jax.model.triangle import (ending_node_config, incoming_config, outgoing_config,
+                                          starting_node_config)
 
-from tests.model.test_embedders import N_REAL, N_RES, _perturb, make_batch
+from tests.model.test_embedders import N_REAL, N_RES, make_batch, random_params
 
 TOL = 1e-4
 
@@ -79,6 +83,7 @@ def _ours(gc):
   return hk.transform(lambda b: OurEmbeddingsWithTemplates(gc)(b))
 
 
+
 def _oracle(zero_init):
   from alphafold.model import config as oracle_config
   from alphafold.model import modules
@@ -119,118 +124,134 @@ def batch(data_dir):
   return dict(make_batch(seed=11), **template_batch(data_dir))
 
 
-@pytest.fixture(scope='module')
-def oracle_run(batch):
-  # zero_init=False makes AF2 put the (1, 0) placeholder in masked torsions: the oracle's
-  # N-terminal pre-omega is otherwise float noise (see template_features.torsion_sin_cos).
+def test_template_embedding_matches_oracle(batch):
+  # zero_init=False makes AF2 put the (1, 0) placeholder into masked torsions: with
+  # zero_init=True the oracle's N-terminal pre-omega (and the one after a missing residue) is
+  # float noise (see template_features.torsion_sin_cos); test_template_features compares the
+  # un-replaced torsions at every well-posed entry.
   oracle = _oracle(zero_init=False)
   key = jax.random.PRNGKey(0)
-  params = _perturb(jax.jit(oracle.init)(key, batch), seed=7)
-  return params, jax.jit(oracle.apply)(params, key, batch)
-
-
-def test_template_embedding_matches_oracle(batch, oracle_run):
-  params, ref = oracle_run
+  params = random_params(jax.eval_shape(oracle.init, key, batch), seed=7)
+  ref = jax.jit(oracle.apply)(params, key, batch)
   gc = GlobalConfig(deterministic=True, zero_init=False, subbatch_size=4)
   ours = _ours(gc)
-  key = jax.random.PRNGKey(0)
-  our_params = jax.jit(ours.init)(key, batch)
   names = lambda p: {f'{m}/{n}': p[m][n].shape for m in p for n in p[m]}
   ref_names = names(params)
   ref_names.pop('evoformer/single_activations/weights')
   ref_names.pop('evoformer/single_activations/bias')
-  assert names(our_params) == ref_names
+  assert names(jax.eval_shape(ours.init, key, batch)) == ref_names
   out = jax.jit(ours.apply)(params, key, batch)
   diffs = {}
   for k in ('template_pair', 'template_rows', 'pair', 'msa'):
     assert out[k].shape == ref[k].shape, k
     diffs[k] = float(jnp.abs(out[k] - ref[k]).max())
     assert float(jnp.abs(ref[k]).max()) > 0.1, k
+  print('max |delta| vs oracle:', diffs)
   assert max(diffs.values()) <= TOL, diffs
 
 
-def test_template_rows_with_zero_init_match_oracle_except_degenerate(batch):
-  """zero_init=True (AF2 inference default): masked torsions are not replaced; AF2's noisy
-  residue-0 pre-omega (and the one after the missing residue) only changes those rows."""
-  oracle = _oracle(zero_init=True)
-  key = jax.random.PRNGKey(1)
-  small = {k: v for k, v in batch.items()}
-  params = _perturb(jax.jit(oracle.init)(key, small), seed=8)
-  ref = jax.jit(oracle.apply)(params, key, small)
-  gc = GlobalConfig(deterministic=True, zero_init=True, subbatch_size=4)
-  out = jax.jit(_ours(gc).apply)(params, key, small)
-  tors = templates.template_features.atom37_to_torsion_angles(
-      small['template_aatype'], small['template_all_atom_positions'],
-      small['template_all_atom_masks'])
-  prev_missing = np.concatenate([np.ones_like(tors['torsion_angles_mask'][:, :1, 0]),
-                                 1 - np.asarray(small['template_all_atom_masks'][:, :-1, 2])], 1)
-  clean = prev_missing == 0  # [T, N] rows whose pre-omega frame is well posed in AF2
-  d = np.abs(np.asarray(out['template_rows']) - np.asarray(ref['template_rows'])).max(-1)
-  assert clean.sum() >= 12 and d[clean].max() <= TOL, d[clean].max()
-  assert float(jnp.abs(out['template_pair'] - ref['template_pair']).max()) <= TOL
+SMALL = templates.TemplateEmbeddingConfig(
+    template_channel=8,
+    attention=AttentionConfig(num_head=2, key_dim=6, value_dim=10, gating=False),
+    template_pair_stack=templates.TemplatePairStackConfig(
+        triangle_attention_starting_node=starting_node_config(
+            num_head=2, key_dim=6, value_dim=6),
+        triangle_attention_ending_node=ending_node_config(
+            num_head=3, key_dim=9, value_dim=9),
+        triangle_multiplication_outgoing=outgoing_config(num_intermediate_channel=5),
+        triangle_multiplication_incoming=incoming_config(num_intermediate_channel=7),
+        pair_transition=TransitionConfig(num_intermediate_factor=2)))
+C_Z, C_M = 13, 11
 
 
-def _run_ours(batch, gc, params=None, seed=3):
-  model = _ours(gc)
-  key = jax.random.PRNGKey(0)
-  if params is None:
-    params = _perturb(jax.jit(model.init)(key, batch), seed=seed)
-  return params, jax.jit(model.apply)(params, key, batch)
+def _small_model(gc):
+  def fwd(query, templ_batch, mask_2d):
+    with hk.experimental.name_scope('evoformer'):
+      pair = templates.TemplateEmbedding(SMALL, gc)(query, templ_batch, mask_2d)
+      rows, row_mask = templates.embed_template_single(templ_batch, C_M, gc)
+    return {'template_pair': pair, 'template_rows': rows, 'template_row_mask': row_mask}
+  return hk.transform(fwd)
 
 
-def test_padding_extra_templates_and_chunking(batch):
+def _small_inputs(batch, n_res, num_templ):
+  rng = np.random.default_rng(2)
+  query = rng.normal(size=(N_RES, N_RES, C_Z)).astype(np.float32)
+  seq_mask = np.asarray(batch['seq_mask'])
+  mask_2d = seq_mask[:, None] * seq_mask[None, :]
+  templ = {k: np.asarray(v)[:num_templ, :n_res] if k != 'template_mask' else
+           np.asarray(v)[:num_templ] for k, v in batch.items() if k.startswith('template_')}
+  return query[:n_res, :n_res], templ, mask_2d[:n_res, :n_res]
+
+
+def test_padding_masked_template_and_chunking(batch):
+  """Padded residues and the masked-out template (dropped together) change nothing at real
+  positions; chunked point-wise attention / pair stack == unchunked."""
   gc = GlobalConfig(deterministic=True, zero_init=False, subbatch_size=None)
-  params, full = _run_ours(batch, gc)
-  # Drop the padded residues: real positions unchanged.
-  small = {}
-  for k, v in batch.items():
-    v = np.asarray(v)
-    if k in ('prev_pair',):
-      small[k] = v[:N_REAL, :N_REAL]
-    elif k.startswith('template_') and k != 'template_mask' or k in (
-        'msa_feat', 'msa_mask', 'extra_msa', 'extra_has_deletion', 'extra_deletion_value',
-        'extra_msa_mask'):
-      small[k] = v[:, :N_REAL]
-    else:
-      small[k] = v[:N_REAL] if v.ndim >= 1 and v.shape[0] == N_RES else v
-  _, part = _run_ours(small, gc, params)
-  for k in ('template_pair', 'pair'):
-    d = float(jnp.abs(full[k][:N_REAL, :N_REAL] - part[k]).max())
-    assert d <= 1e-5, (k, d)
-  d = float(jnp.abs(full['template_rows'][:, :N_REAL] - part['template_rows']).max())
-  assert d <= 1e-5, d
-  # Dropping the masked-out template changes nothing.
-  fewer = {k: (v[:2] if k.startswith('template_') else v) for k, v in batch.items()}
-  _, two = _run_ours(fewer, gc, params)
-  d = float(jnp.abs(full['template_pair'] - two['template_pair']).max())
-  assert d <= 1e-5, d
-  # Chunked point-wise attention / trunk modules == unchunked.
-  _, chunked = _run_ours(batch, GlobalConfig(deterministic=True, zero_init=False, subbatch_size=4),
-                         params)
+  model = _small_model(gc)
+  key = jax.random.PRNGKey(0)
+  full_in = _small_inputs(batch, N_RES, 3)
+  params = random_params(jax.eval_shape(model.init, key, *full_in), seed=4)
+  full = jax.jit(model.apply)(params, key, *full_in)
+  part = jax.jit(model.apply)(params, key, *_small_inputs(batch, N_REAL, 2))
+  d_pair = float(jnp.abs(full['template_pair'][:N_REAL, :N_REAL] - part['template_pair']).max())
+  d_rows = float(jnp.abs(full['template_rows'][:2, :N_REAL] - part['template_rows']).max())
+  assert d_pair <= 1e-5 and d_rows <= 1e-5, (d_pair, d_rows)
+  assert float(jnp.abs(part['template_pair']).max()) > 0.1
+  chunked_model = _small_model(GlobalConfig(deterministic=True, zero_init=False, subbatch_size=4))
+  chunked = jax.jit(functools.partial(chunked_model.apply, params, key))(*full_in)
   d = float(jnp.abs(full['template_pair'] - chunked['template_pair']).max())
   assert d <= 1e-5, d
 
 
 def test_no_templates_gives_zero_and_finite_gradients(batch):
-  gc = GlobalConfig(deterministic=True, zero_init=False, subbatch_size=None)
-  none = dict(batch, template_mask=np.zeros_like(batch['template_mask']))
-  params, out = _run_ours(none, gc)
-  assert not np.any(np.asarray(out['template_pair']))
-  model = _ours(gc)
+  gc = GlobalConfig(deterministic=True, zero_init=True, subbatch_size=None)
+  model = _small_model(gc)
+  key = jax.random.PRNGKey(1)
+  query, templ, mask_2d = _small_inputs(batch, N_RES, 3)
+  params = random_params(jax.eval_shape(model.init, key, query, templ, mask_2d), seed=5)
 
-  def loss(p, positions):
-    o = model.apply(p, None, dict(batch, template_all_atom_positions=positions))
-    return jnp.sum(jnp.sin(o['template_pair'])) + jnp.sum(jnp.sin(o['template_rows']))
+  @jax.jit
+  @functools.partial(jax.value_and_grad, argnums=(0, 1, 2), has_aux=True)
+  def loss(p, q, positions, template_mask):
+    out = model.apply(p, None, q, dict(templ, template_all_atom_positions=positions,
+                                       template_mask=template_mask), mask_2d)
+    value = jnp.sum(jnp.sin(out['template_pair'])) + jnp.sum(jnp.sin(out['template_rows']))
+    return value, out['template_pair']
 
-  gp, gx = jax.jit(jax.grad(loss, argnums=(0, 1)))(params, batch['template_all_atom_positions'])
-  leaves = jax.tree_util.tree_leaves(gp) + [gx]
-  assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
-  pair_stack = gp['evoformer/template_embedding/single_template_embedding/embedding2d']['weights']
-  assert float(jnp.abs(pair_stack).max()) > 0
+  for template_mask in (np.zeros(3, np.float32), templ['template_mask']):
+    (_, pair), grads = loss(params, query, templ['template_all_atom_positions'], template_mask)
+    leaves = jax.tree_util.tree_leaves(grads)
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
+    embed_w = grads[0]['evoformer/template_embedding/single_template_embedding/embedding2d']
+    if template_mask.sum() == 0:
+      assert not np.any(np.asarray(pair))  # no templates -> no update, no gradient into them
+      assert not np.any(np.asarray(embed_w['weights'])) and not np.any(np.asarray(grads[1]))
+    else:
+      assert float(jnp.abs(embed_w['weights']).max()) > 0
+      assert float(jnp.abs(grads[2]).max()) > 0  # template atoms -> torsions -> rows
+
+
+def test_zero_init_switches_torsion_placeholder(batch):
+  query, templ, mask_2d = _small_inputs(batch, N_RES, 3)
+  key = jax.random.PRNGKey(3)
+  rows = {}
+  for zero_init in (True, False):
+    f = hk.transform(lambda t: templates.embed_template_single(
+        t, C_M, GlobalConfig(zero_init=zero_init)))
+    params = random_params(jax.eval_shape(f.init, key, templ), seed=6)
+    rows[zero_init], row_mask = jax.jit(f.apply)(params, key, templ)
+  tors = templates.template_features.atom37_to_torsion_angles(
+      templ['template_aatype'], templ['template_all_atom_positions'],
+      templ['template_all_atom_masks'])
+  all_defined = np.asarray(tors['torsion_angles_mask']).min(-1) > 0  # [T, N]
+  d = np.abs(np.asarray(rows[True]) - np.asarray(rows[False])).max(-1)
+  assert d[all_defined].max() == 0.0 and d[~all_defined].max() > 1e-3
+  np.testing.assert_array_equal(row_mask, tors['torsion_angles_mask'][..., 2])
 
 
 def test_missing_template_feature_is_a_clear_error(batch):
-  gc = GlobalConfig(deterministic=True)
-  bad = {k: v for k, v in batch.items() if k != 'template_pseudo_beta'}
+  model = _small_model(GlobalConfig(deterministic=True))
+  query, templ, mask_2d = _small_inputs(batch, N_RES, 3)
+  del templ['template_pseudo_beta']
   with pytest.raises(ValueError, match='template_pseudo_beta'):
-    _ours(gc).init(jax.random.PRNGKey(0), bad)
+    jax.eval_shape(model.init, jax.random.PRNGKey(0), query, templ, mask_2d)

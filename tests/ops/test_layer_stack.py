@@ -22,7 +22,7 @@ def _stacked(num, **kw):
 
 def test_param_layout_and_distinct_init():
   x = jnp.ones((3, 5))
-  params = _stacked(4).init(jax.random.PRNGKey(0), x)
+  params = jax.jit(_stacked(4).init)(jax.random.PRNGKey(0), x)
   assert params['inner']['weights'].shape == (4, 5, 7)
   assert params['outer']['bias'].shape == (4, 5)
   w = np.asarray(params['inner']['weights'])
@@ -31,7 +31,7 @@ def test_param_layout_and_distinct_init():
 
 def test_scan_equals_python_loop_values_and_grads():
   x = jnp.asarray(np.random.default_rng(0).standard_normal((3, 5)), jnp.float32)
-  params = _stacked(3).init(jax.random.PRNGKey(1), x)
+  params = jax.jit(_stacked(3).init)(jax.random.PRNGKey(1), x)
   key = jax.random.PRNGKey(2)
 
   def manual(params, x):  # reference: slice each layer's params by hand, same per-layer keys
@@ -46,11 +46,11 @@ def test_scan_equals_python_loop_values_and_grads():
   for label, t in [('scan', _stacked(3)), ('loop', _stacked(3, unroll=True)),
                    ('remat', _stacked(3, remat=True))]:
     loss = lambda p: jnp.sum(jnp.sin(t.apply(p, key, x)))
-    outs[label] = jax.value_and_grad(loss)(params)
+    outs[label] = jax.jit(jax.value_and_grad(loss))(params)
   # The per-layer keys come from a key split off the apply key, so the hand loop uses the same ones.
   t_key = hk.transform(lambda: hk.next_rng_key())
   key = t_key.apply({}, key)
-  ref = jax.value_and_grad(lambda p: jnp.sum(jnp.sin(manual(p, x))))(params)
+  ref = jax.jit(jax.value_and_grad(lambda p: jnp.sum(jnp.sin(manual(p, x)))))(params)
   for label in ('scan', 'loop', 'remat'):
     assert abs(float(outs[label][0] - ref[0])) < 1e-5, label
     for a, b in zip(jax.tree_util.tree_leaves(outs[label][1]), jax.tree_util.tree_leaves(ref[1])):
@@ -59,17 +59,18 @@ def test_scan_equals_python_loop_values_and_grads():
 
 def test_layers_get_different_dropout_keys():
   t = hk.transform(lambda x: layer_stack(2)(lambda h: h + dropout(jnp.ones_like(h), 0.5, hk.next_rng_key()))(x))
-  out = np.asarray(t.apply({}, jax.random.PRNGKey(0), jnp.zeros((64,))))
+  out = np.asarray(jax.jit(t.apply)({}, jax.random.PRNGKey(0), jnp.zeros((64,))))
   # Two layers with independent masks: values 0, 2 and 4 all appear.
   assert {0.0, 2.0, 4.0} <= set(np.round(out, 4).tolist())
 
 
 def test_scope_and_shape_errors():
   x = jnp.ones((2, 3))
-  params = hk.transform(lambda x: layer_stack(2, name=TEMPLATE_STACK_SCOPE)(_block)(x)).init(
-      jax.random.PRNGKey(0), x)
+  params = jax.eval_shape(hk.transform(lambda x: layer_stack(2, name=TEMPLATE_STACK_SCOPE)(_block)(x)).init,
+                          jax.random.PRNGKey(0), x)
   assert set(params) == {f'{TEMPLATE_STACK_SCOPE}/inner', f'{TEMPLATE_STACK_SCOPE}/outer'}
-  params3 = _stacked(3).init(jax.random.PRNGKey(0), x)
+  params3 = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape), jax.eval_shape(
+      _stacked(3).init, jax.random.PRNGKey(0), x))
   with pytest.raises(LayerStackError, match='stack of 2 layers'):
     _stacked(2).apply(params3, jax.random.PRNGKey(0), x)
   with pytest.raises(LayerStackError, match='num_layers'):

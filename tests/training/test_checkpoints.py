@@ -11,7 +11,7 @@ from alphafold_jax.training import checkpoints as ckpt_lib
 from alphafold_jax.training import logging as log_lib
 from alphafold_jax.training.config import TrainConfig
 from alphafold_jax.training.data import ExampleSampler
-from alphafold_jax.training.trainer import train
+from alphafold_jax.training.trainer import Trainer, train
 
 STEPS = 6
 
@@ -22,14 +22,15 @@ def setup(tiny_preset, tiny_params, tiny_examples):
                        decay='exponential', decay_steps=3, decay_rate=0.7, max_recycle=2,
                        clip_global_norm=1., checkpoint_every=2, keep_checkpoints=5, seed=3)
   sampler = ExampleSampler(tiny_examples, config.batch_size, config.seed)
-  return tiny_preset.loss_fn, tiny_params, sampler, config
+  trainer = Trainer(tiny_preset.loss_fn, config)  # one compiled step for every run below
+  return trainer, tiny_params, sampler, config
 
 
 @pytest.fixture(scope='module')
 def uninterrupted(setup, tmp_path_factory):
-  loss_fn, params, sampler, config = setup
+  trainer, params, sampler, _ = setup
   out = tmp_path_factory.mktemp('full')
-  result = train(loss_fn, params, sampler, config, out_dir=out, progress=False)
+  result = trainer.fit(params, sampler, out_dir=out, progress=False)
   return result, out
 
 
@@ -48,10 +49,10 @@ def _assert_same_run(result, reference, final=True):
 
 
 def test_kill_and_resume_is_bit_identical(setup, uninterrupted, tmp_path):
-  loss_fn, params, sampler, config = setup
-  first = train(loss_fn, params, sampler, config, out_dir=tmp_path, progress=False, stop_after=3)
+  trainer, params, sampler, config = setup
+  first = trainer.fit(params, sampler, out_dir=tmp_path, progress=False, stop_after=3)
   assert sorted(first.losses) == [1, 2, 3]  # "killed" after step 3; last checkpoint: step 2
-  resumed = train(loss_fn, params, sampler, config, out_dir=tmp_path, resume=True, progress=False)
+  resumed = trainer.fit(params, sampler, out_dir=tmp_path, resume=True, progress=False)
   assert resumed.resumed_from == 2 and sorted(resumed.losses) == [3, 4, 5, 6]
   _assert_same_run(first, uninterrupted, final=False)
   _assert_same_run(resumed, uninterrupted)
@@ -61,15 +62,14 @@ def test_kill_and_resume_is_bit_identical(setup, uninterrupted, tmp_path):
       log_lib.read_jsonl(uninterrupted[1] / 'metrics.jsonl'))
   # Fresh params (a different init) are overwritten by the checkpoint on resume.
   other = jax.tree.map(lambda x: x + 1., params)
-  again = train(loss_fn, other, sampler, config.replace(num_steps=STEPS), out_dir=tmp_path,
-                resume=True, progress=False)
+  again = trainer.fit(other, sampler, out_dir=tmp_path, resume=True, progress=False)
   assert again.resumed_from == STEPS and again.losses == {}
   _assert_same_run(again, uninterrupted)
 
 
 def test_partial_checkpoints_do_not_break_restore(setup, uninterrupted, tmp_path):
-  loss_fn, params, sampler, config = setup
-  train(loss_fn, params, sampler, config, out_dir=tmp_path, progress=False, stop_after=4)
+  trainer, params, sampler, _ = setup
+  trainer.fit(params, sampler, out_dir=tmp_path, progress=False, stop_after=4)
   ckdir = tmp_path / 'checkpoints'
   assert sorted(os.listdir(ckdir)) == ['2', '4']
   # (a) orbax's temporary dir of a write killed mid-way, (b) a step dir without the
@@ -86,7 +86,7 @@ def test_partial_checkpoints_do_not_break_restore(setup, uninterrupted, tmp_path
     for f in files:
       with open(os.path.join(root, f), 'wb') as fh:
         fh.write(b'garbage')
-  resumed = train(loss_fn, params, sampler, config, out_dir=tmp_path, resume=True, progress=False)
+  resumed = trainer.fit(params, sampler, out_dir=tmp_path, resume=True, progress=False)
   assert resumed.resumed_from == 4 and sorted(resumed.losses) == [5, 6]
   _assert_same_run(resumed, uninterrupted)
   names = sorted(os.listdir(ckdir))
@@ -95,17 +95,17 @@ def test_partial_checkpoints_do_not_break_restore(setup, uninterrupted, tmp_path
 
 
 def test_no_usable_checkpoint_is_a_clear_error(setup, tmp_path):
-  loss_fn, params, _, _ = setup
+  trainer, params, _, _ = setup
   with pytest.raises(ckpt_lib.CheckpointError, match='no checkpoint'):
-    ckpt_lib.Checkpointer(tmp_path).restore(
-        train(loss_fn, params, lambda s: None, TrainConfig(num_steps=0), progress=False).state)
+    ckpt_lib.Checkpointer(tmp_path).restore(trainer.init_state(params))
 
 
-def test_resume_with_changed_config_fails(setup, uninterrupted):
-  loss_fn, params, sampler, config = setup
+def test_resume_with_changed_config_fails(setup, uninterrupted, tiny_preset):
+  _, params, sampler, config = setup
   _, out = uninterrupted
   with pytest.raises(ckpt_lib.CheckpointError, match='learning_rate'):
-    train(loss_fn, params, sampler, config.replace(learning_rate=0.5, num_steps=STEPS + 1),
+    train(tiny_preset.loss_fn, params, sampler,
+          config.replace(learning_rate=0.5, num_steps=STEPS + 1),
           out_dir=out, resume=True, progress=False)
 
 

@@ -149,3 +149,27 @@ class EDMConfig:
       raise ValueError(f'EDMConfig: s_min ({self.s_min}) must be < s_max ({self.s_max})')
     if self.gamma_0 < 0 or self.trans_augment < 0:
       raise ValueError('EDMConfig: gamma_0 and trans_augment must be >= 0')
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionLossConfig:
+  """Weights of the SE(3) diffusion loss terms (losses.py).
+
+  rotation_loss: 'score' (denoising score matching on SO(3), normalised by E|score|^2) or
+  'geodesic' (squared rotation angle between predicted and true clean frames).
+  """
+  rotation_loss: str = 'score'
+  rotation_weight: float = 0.5
+  translation_weight: float = 1.0
+  fape_weight: float = 1.0
+  fape_length_scale: float = 10.0
+  fape_clamp_distance: float = 10.0
+
+  def __post_init__(self):
+    if self.rotation_loss not in ('score', 'geodesic'):
+      raise ValueError(f"DiffusionLossConfig.rotation_loss must be 'score' or 'geodesic', got "
+                       f'{self.rotation_loss!r}')
+    for name in ('rotation_weight', 'translation_weight', 'fape_weight'):
+      if getattr(self, name) < 0:
+        raise ValueError(f'DiffusionLossConfig.{name} must be >= 0')
+    _check_positive(self, 'fape_length_scale', 'fape_clamp_distance')
