@@ -12,6 +12,14 @@ Scopes (AF2 v2.3 monomer parameter tree, under 'alphafold/alphafold_iteration/ev
 `TemplateEmbedding` is an hk.Module named 'template_embedding': construct it inside the
 'evoformer' module. `embed_template_single` is a plain function: call it in that scope too.
 
+Wiring inside 'evoformer' (AF2 order):
+  msa, pair = embed_inputs(...); recycling updates; (pair gets relpos)
+  pair += TemplateEmbedding(cfg, gc)(pair, template_batch, mask_2d, is_training)
+  extra-MSA embedding + extra-MSA stack on (extra, pair)
+  rows, row_mask = embed_template_single(template_batch, c_m, gc)
+  msa = concat([msa, rows]); msa_mask = concat([msa_mask, row_mask])   (if embed_torsion_angles)
+  ... Evoformer; the heads drop the template rows again (msa[:N_seq]).
+
 Shapes: T = templates, N = residues, c_z = query pair channels (128), c_t = template pair
 channels (64), c_m = MSA channels (256).
 """
@@ -19,7 +27,7 @@ channels (64), c_m = MSA channels (256).
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Optional, Tuple
+from typing import Mapping, Tuple
 
 import haiku as hk
 import jax

@@ -11,7 +11,7 @@ from alphafold_jax.training import logging as log_lib
 from alphafold_jax.training.config import TrainConfig
 from alphafold_jax.training.data import ExampleSampler
 from alphafold_jax.training.evaluation import Evaluator
-from alphafold_jax.training.trainer import TrainingDivergedError, train
+from alphafold_jax.training.trainer import Trainer, TrainingDivergedError, train
 
 
 def test_overfit_loss_decreases_and_outputs(tiny_preset, tiny_params, tiny_examples, tmp_path):
@@ -52,10 +52,10 @@ def test_nan_loss_stops_training(tiny_preset, tiny_params, tiny_examples):
     train(bad_loss, tiny_params, ExampleSampler(tiny_examples, 2, 0), config, progress=False)
 
 
-def test_iterable_batches_and_indivisible_batch(tiny_preset, tiny_params, tiny_examples):
+def test_iterable_batches_equal_step_function(tiny_preset, tiny_params, tiny_examples):
   sampler = ExampleSampler(tiny_examples, 2, 0)
-  config = TrainConfig(batch_size=2, num_steps=2, warmup_steps=0, checkpoint_every=0)
-  a = train(tiny_preset.loss_fn, tiny_params, (sampler(s) for s in range(10)), config,
-            progress=False)
-  b = train(tiny_preset.loss_fn, tiny_params, sampler, config, progress=False)
-  assert a.losses == b.losses
+  config = TrainConfig(batch_size=2, num_steps=3, warmup_steps=0, checkpoint_every=0)
+  trainer = Trainer(tiny_preset.loss_fn, config)
+  a = trainer.fit(tiny_params, (sampler(s) for s in range(10)), progress=False)
+  b = trainer.fit(tiny_params, sampler, progress=False)
+  assert a.losses == b.losses and len(set(a.losses.values())) == 3

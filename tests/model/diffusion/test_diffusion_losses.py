@@ -35,7 +35,7 @@ def test_se3_loss_zero_at_truth_positive_elsewhere_invariant_and_grad_safe(kind)
 
   zero = jnp.zeros((n, 6))
   loss0, metrics0 = loss_of(zero, true, true, noisy)
-  np.testing.assert_allclose(loss0, 0., atol=1e-4)
+  np.testing.assert_allclose(loss0, 0., atol=2e-3)  # FAPE eps: sqrt(1e-4) / 10
   grad0 = jax.jit(jax.grad(lambda d: loss_of(d, true, true, noisy)[0]))(zero)
   assert np.all(np.isfinite(grad0))
   loss1, metrics1 = loss_of(zero, pred, true, noisy)
