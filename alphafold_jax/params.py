@@ -30,7 +30,10 @@ def flatten_params(params: Params) -> dict[str, np.ndarray]:
   flat = {}
   for scope, leaves in params.items():
     for name, value in leaves.items():
-      flat[f'{scope}{_SEP}{name}'] = np.asarray(value)
+      array = np.asarray(value)
+      if array.dtype == object:
+        raise ParamsError(f'parameter {scope}{_SEP}{name} is not a numeric array')
+      flat[f'{scope}{_SEP}{name}'] = array
   return flat
 
 

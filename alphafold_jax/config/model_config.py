@@ -6,14 +6,14 @@ pipeline's field together). Aliases for nested fields users ask for by AF2's fla
 `template_pair_stack_num_block`, `structure_module_num_layer`.
 
 Presets: `model_1`..`model_5` and `model_1_ptm`..`model_5_ptm` equal AF2 v2.3 monomer
-(Jumper et al. 2021, Suppl. Table 5), `tiny` (tests), and the CPU training presets registered
-in `alphafold_jax.config.presets`.
+(Jumper et al. 2021, Suppl. Table 5), `tiny` (tests) and `nano_ipa` (CPU training).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict
+import types
+from typing import Any, Callable, Mapping
 
 from alphafold_jax.config.global_config import GlobalConfig
 from alphafold_jax.config.overrides import replace_everywhere
@@ -97,18 +97,23 @@ def _tiny_template_attention(cfg: ModelConfig):
   return dataclasses.replace(cfg.evoformer.template.attention, num_head=2, key_dim=6, value_dim=6)
 
 
-PRESETS: Dict[str, Callable[[], ModelConfig]] = {
+def _nano_ipa() -> ModelConfig:
+  """AF2 architecture at small widths for CPU training: single sequence, no templates."""
+  return replace_everywhere(
+      _af2_monomer('model_5_ptm'), name='nano_ipa', msa_channel=64, pair_channel=64,
+      seq_channel=128, extra_msa_channel=16, evoformer_num_block=4, extra_msa_stack_num_block=1,
+      num_outer_channel=16, num_intermediate_channel=64, num_channel=128, num_head=4,
+      num_layer=4, num_recycle=1, max_msa_clusters=1, max_extra_msa=1,
+      resample_msa_in_recycling=False, subbatch_size=None,
+      **{'heads.experimentally_resolved.weight': 0.0})
+
+
+PRESETS: Mapping[str, Callable[[], ModelConfig]] = types.MappingProxyType({
     **{f'model_{i}{s}': (lambda n=f'model_{i}{s}': _af2_monomer(n))
        for i in range(1, 6) for s in ('', '_ptm')},
     'tiny': _tiny,
-}
-
-
-def register_preset(name: str, factory: Callable[[], ModelConfig]) -> None:
-  """Adds a preset (used by training presets); a name can be registered once."""
-  if name in PRESETS:
-    raise ValueError(f'preset {name!r} already exists')
-  PRESETS[name] = factory
+    'nano_ipa': _nano_ipa,
+})
 
 
 def model_config(name: str, **overrides: Any) -> ModelConfig:

@@ -28,7 +28,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ('score', 'alphafold_jax.inference.score'),
     ('predict', 'alphafold_jax.inference.predict_cli'),
     ('train', 'alphafold_jax.inference.train_cli'),
-    ('evaluate', 'alphafold_jax.inference.evaluate_cli'),
+    ('evaluate', 'alphafold_jax.inference.evaluate'),
 )
 
 EXIT_USAGE = 2

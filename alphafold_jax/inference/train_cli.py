@@ -102,7 +102,10 @@ def run(args: argparse.Namespace) -> int:
 
   init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)  # != the train-state key
   params = preset.init(init_rng, examples[0])
-  sampler = data_lib.ExampleSampler(examples, config.batch_size, config.seed)
+  if preset.batch_source is not None:
+    sampler = preset.batch_source(args.data, config)
+  else:
+    sampler = data_lib.ExampleSampler(examples, config.batch_size, config.seed)
   result = trainer.train(preset.loss_fn, params, sampler, config, out_dir=args.out,
                          resume=args.resume, evaluator=evaluator,
                          metadata={'preset': preset.name, 'data': os.path.abspath(args.data)},

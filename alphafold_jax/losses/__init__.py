@@ -5,16 +5,18 @@ without our model). See total.py for the prediction-dict layout.
 """
 
 from alphafold_jax.losses.config import LossConfig
-from alphafold_jax.losses.distogram import distogram_cross_entropy, distogram_loss
+from alphafold_jax.losses.distogram import (
+    distogram_cross_entropy, distogram_loss, distogram_targets)
 from alphafold_jax.losses.experimentally_resolved import (
     experimentally_resolved_cross_entropy, experimentally_resolved_loss)
 from alphafold_jax.losses.fape import (
     backbone_fape, backbone_loss, frame_aligned_point_error, sidechain_fape, sidechain_loss)
 from alphafold_jax.losses.masked_msa import masked_msa_cross_entropy, masked_msa_loss
 from alphafold_jax.losses.pae import (
-    aligned_error_squared, expected_aligned_error, pae_cross_entropy, pae_loss,
+    aligned_error_bins, aligned_error_squared, expected_aligned_error, pae_cross_entropy, pae_loss,
     predicted_tm_score)
-from alphafold_jax.losses.plddt import lddt_ca_targets, plddt_cross_entropy, plddt_loss
+from alphafold_jax.losses.plddt import (
+    lddt_bins, lddt_ca_targets, plddt_cross_entropy, plddt_loss)
 from alphafold_jax.losses.renaming import compute_renamed_ground_truth, find_optimal_renaming
 from alphafold_jax.losses.torsion import angle_norm_error, chi_angle_error, supervised_chi_loss
 from alphafold_jax.losses.total import alphafold_loss, structure_module_loss

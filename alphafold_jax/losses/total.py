@@ -10,7 +10,8 @@ and need no inputs (violation metrics are still reported unless disabled in the 
 `predictions` follows AF2's output layout:
   structure_module: traj [K, N] frames (Rigid or [K, N, 7]), sidechains {frames [K, N, 8],
     atom_pos [K, N, 14, 3], angles_sin_cos / unnormalized_angles_sin_cos [K, N, 7, 2]},
-    final_atom14_positions [N, 14, 3], optional final_atom_positions [N, 37, 3], final_affines
+    final_atom14_positions [N, 14, 3], optional final_atom_positions [N, 37, 3] and
+    final_frames (or AF2's final_affines; default traj[-1])
   distogram: {logits [N, N, 64], bin_edges [63]}    masked_msa: {logits [S, N, 23]}
   predicted_lddt: {logits [N, 50]}                  predicted_aligned_error: {logits, breaks}
   experimentally_resolved: {logits [N, 37]}

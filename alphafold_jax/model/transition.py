@@ -82,6 +82,7 @@ class Transition(hk.Module):
 
     return chunking.chunked_map(mlp, chunking.chunk_size(self.global_config, is_training), [act])
 
+  @hk.transparent
   def _swiglu(self, act: jnp.ndarray, num_hidden: int, is_training: bool) -> jnp.ndarray:
     """AF3 transition: Linear(silu(a) * b) with a, b = LinearNoBias(x) (params not in AF2 files)."""
     num_channel = act.shape[-1]

@@ -9,15 +9,16 @@ perm_epoch[g % n] with epoch = g // n. So batch(step) never depends on what ran 
 a resumed run sees exactly the batches it would have seen, and every process of a
 multi-host job builds the same global batch (sharding.shard_batch keeps its part).
 
-`load_structures` reads a directory of PDB / mmCIF files (data_pipeline-free, NumPy only)
-for presets; richer feature pipelines (MSA, crops) plug in as other `BatchFn`s, e.g. the
-dataset helpers in data_pipeline/ once available.
+`load_structures` reads a directory of PDB / mmCIF files (NumPy only) for simple presets;
+`DatasetSampler` wraps data_pipeline.dataset.StructureDataset (AF2 processed features,
+MSAs, crops, structure labels) for the AF2 presets, with the same step-keyed order.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 
@@ -67,19 +68,53 @@ class ExampleSampler:
     self.shuffle = shuffle
 
   def indices(self, step: int) -> List[int]:
-    n = len(self.examples)
-    out = []
-    for g in range(step * self.batch_size, (step + 1) * self.batch_size):
-      epoch, pos = divmod(g, n)
-      perm = (np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle
-              else np.arange(n))
-      out.append(int(perm[pos]))
-    return out
+    return [i for _, i in slot_order(step, self.batch_size, len(self.examples), self.seed,
+                                     self.shuffle)]
 
   def __call__(self, step: int) -> Batch:
     if step < 0:
       raise DataError(f'step must be >= 0, got {step}')
     return stack_examples([self.examples[i] for i in self.indices(step)])
+
+
+def slot_order(step: int, batch_size: int, n: int, seed: int, shuffle: bool = True
+               ) -> List[Tuple[int, int]]:
+  """[(epoch, example index)] of the B global slots of `step` (epoch-wise permutations)."""
+  out = []
+  for g in range(step * batch_size, (step + 1) * batch_size):
+    epoch, pos = divmod(g, n)
+    perm = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
+    out.append((epoch, int(perm[pos])))
+  return out
+
+
+class DatasetSampler:
+  """step -> batch over data_pipeline.dataset.StructureDataset (AF2 features + labels).
+
+  Slot g of step s is entry perm_epoch[g % n] of epoch g // n, built by
+  `dataset.example(index, epoch)` (its crop / MSA sampling seeded by (seed, epoch,
+  index)), so batches are a pure function of the step. Residues are padded to a FIXED
+  `num_res` (default: the dataset's crop size) so every step has the same shapes and
+  the train step compiles once.
+  """
+
+  def __init__(self, dataset, batch_size: int, num_res: Optional[int] = None,
+               shuffle: bool = True):
+    if len(dataset) == 0:
+      raise DataError(f'dataset {getattr(dataset, "directory", "")} has no entries')
+    self.dataset = dataset
+    self.batch_size = int(batch_size)
+    self.num_res = num_res if num_res is not None else dataset.config.crop_size
+    if self.num_res is None:
+      raise DataError('DatasetSampler needs num_res when the dataset does not crop')
+    self.shuffle = shuffle
+
+  def __call__(self, step: int) -> Batch:
+    from data_pipeline import transforms  # pylint: disable=import-outside-toplevel
+    slots = slot_order(step, self.batch_size, len(self.dataset), self.dataset.seed, self.shuffle)
+    examples = [self.dataset.example(index, epoch) for epoch, index in slots]
+    return transforms.batch_examples(examples, num_res=self.num_res,
+                                     ensemble_keys=self.dataset.ensemble_keys)
 
 
 def as_batch_fn(batches: Union[BatchFn, Iterable[Batch]]) -> Callable[[int], Iterator[Batch]]:

@@ -6,6 +6,9 @@ This is the ONE place with model-specific glue for training. A Preset bundles
   make_examples(proteins) -> [per-example feature dicts, common shapes]
   predict_ca(params, example, rng) -> CA [N_res, 3]    for evaluation
   train_config: TrainConfig defaults for the preset
+  batch_source(data_dir, config) -> (step -> batch)    optional; default: ExampleSampler over
+      make_examples of the directory's structures. AF2 presets can return
+      data.DatasetSampler(data_pipeline.dataset.StructureDataset(data_dir, ...), ...).
 Everything else (train_step, trainer, CLI) is model-agnostic.
 
 Presets here: 'tiny_ca' (training/tiny_model.py; for tests and smoke runs).
@@ -15,7 +18,7 @@ The AF2 presets ('nano_ipa', 'nano_diffusion') are added by the model owner.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, List, Mapping, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -38,6 +41,7 @@ class Preset:
   make_examples: Callable[[Sequence[protein_lib.Protein]], List[Dict[str, np.ndarray]]]
   predict_ca: Callable[[Any, Mapping[str, np.ndarray], Any], Any]
   train_config: TrainConfig = TrainConfig()
+  batch_source: Optional[Callable[[str, TrainConfig], Callable[[int], Dict[str, np.ndarray]]]] = None
 
 
 def structure_examples(proteins: Sequence[protein_lib.Protein], crop_size: int

@@ -278,11 +278,17 @@ def test_ca_chirality_metric(case):
   assert mask.sum() >= 5 and np.all(np.asarray(vol)[np.asarray(mask) > 0] > 0)  # L-amino acids
   def metric(pos):
     v = L.find_structural_violations(b, pos)
-    return L.compute_violation_metrics(b, pos, v)['violations_ca_chirality']
+    m = L.compute_violation_metrics(b, pos, v)
+    return m, L.structural_violation_loss(v, b['atom14_atom_exists'])
   metric = jax.jit(metric)
-  assert float(metric(b['atom14_gt_positions'])) == 0.
+  m, viol = metric(b['atom14_gt_positions'])
+  # The crystal structure itself: L-chirality everywhere, no violation at all.
+  assert float(m['violations_ca_chirality']) == 0.
+  assert float(m['violations_per_residue']) == 0. and float(viol) == 0.
   mirrored = b['atom14_gt_positions'] * np.array([-1., 1., 1.], np.float32)
-  assert float(metric(mirrored)) == 1.
+  m, viol = metric(mirrored)
+  assert float(m['violations_ca_chirality']) == 1.
+  assert float(m['violations_per_residue']) == 0. and float(viol) == 0.  # mirror-blind checks
 
 
 def test_clear_errors(case):

@@ -1,5 +1,7 @@
 """Step-keyed batches, padding, evaluation metrics, multi-host flag/env resolution."""
 
+import pathlib
+
 import jax
 import numpy as np
 import pytest
@@ -26,6 +28,24 @@ def test_sampler_is_a_pure_function_of_seed_and_step():
   assert data_lib.ExampleSampler(_examples(7), 3, seed=12).indices(0) != ids[0]
   batch = s(2)
   assert batch['x'].shape == (3, 5, 3) and batch['i'].shape == (3, 5)
+
+
+def test_dataset_sampler_over_data_pipeline(tmp_path):
+  import shutil
+  from data_pipeline.dataset import DatasetConfig, StructureDataset
+  nano = pathlib.Path(__file__).resolve().parents[1] / 'data' / 'structures' / 'nano'
+  for name in ('1L2Y', '1VII', '1CRN'):
+    shutil.copy(nano / f'{name}.pdb', tmp_path / f'{name}.pdb')
+  ds = StructureDataset(tmp_path, DatasetConfig(crop_size=11, buckets=None), seed=5)
+  sampler = data_lib.DatasetSampler(ds, batch_size=2)
+  b0, b3 = sampler(0), sampler(3)
+  assert b0['aatype'].shape == (2, 11) and b0['all_atom_positions'].shape == (2, 11, 37, 3)
+  assert {k: v.shape for k, v in b0.items()} == {k: v.shape for k, v in b3.items()}
+  again = data_lib.DatasetSampler(StructureDataset(tmp_path, ds.config, seed=5), 2)(3)
+  for key in b3:
+    np.testing.assert_array_equal(again[key], b3[key])
+  slots = [data_lib.slot_order(s, 2, 3, 5) for s in range(3)]  # 6 slots = 2 epochs of 3
+  assert sorted(i for _, i in sum(slots, [])[:3]) == [0, 1, 2]
 
 
 def test_stack_and_pad_errors():

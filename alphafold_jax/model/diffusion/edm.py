@@ -127,7 +127,9 @@ def sample(denoise_fn: EDMDenoiseFn, batch: Mapping[str, jnp.ndarray], key: jax.
       x = centre_random_augmentation(key_aug, x, mask, config.trans_augment)
       gamma = jnp.where(c_cur > config.gamma_min, config.gamma_0, 0.)
       t_hat = c_prev * (gamma + 1.)
-      xi = config.noise_scale * jnp.sqrt(t_hat * t_hat - c_prev * c_prev) * jax.random.normal(
+      # sqrt(t^2 - c_prev^2) = c_prev sqrt(gamma (gamma + 2)): exactly 0 at gamma = 0 (the
+      # difference of squares can round below 0 under jit and give NaN).
+      xi = config.noise_scale * c_prev * jnp.sqrt(gamma * (gamma + 2.)) * jax.random.normal(
           key_noise, (m, 3), jnp.float32)
       x_noisy = x + xi * mask[:, None]
       x_denoised = denoise_fn(x_noisy, t_hat, batch)

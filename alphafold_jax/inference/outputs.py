@@ -1,0 +1,183 @@
+"""Prediction outputs: structures with pLDDT B-factors, confidence/ranking JSON, atomic writes.
+
+Files written per target NAME (`write_target`):
+  NAME.pdb, NAME.cif          best sample; chain A, residues numbered 1..L, pLDDT in the
+                              B-factor column of every atom (PDB: TER + END; mmCIF with
+                              entity/poly_seq categories, readable by Biopython/PyMOL/ChimeraX)
+  NAME.confidence.json        per-residue pLDDT, mean pLDDT, and for PAE models the PAE
+                              matrix, max PAE and pTM (see `confidence_json`)
+  NAME.ranking.json           every sample (seed, mean pLDDT, pTM) and the order, best first
+  NAME.plddt.png, NAME.pae.png   plots (plots.py; the PAE plot only for PAE models)
+  NAME.sample_K.pdb / .cif / .confidence.json   every sample K, when there are several
+pLDDT is rounded to 0.01 once; the same numbers go to the JSON and the B-factors, so a
+B-factor read back from the PDB equals the JSON value.
+
+Atomicity: `atomic_output_dir(out)` yields an empty temporary directory next to `out`;
+only when the block finishes without error are its files moved into `out` (created if
+needed); on any error the temporary directory is deleted and `out` is untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from typing import Iterator, List, Optional, Sequence
+
+import numpy as np
+
+from alphafold_jax.common import protein as protein_lib
+from alphafold_jax.common import residue_constants as rc
+
+CHAIN_ID = 'A'
+
+
+def round_plddt(plddt: np.ndarray) -> np.ndarray:
+  """pLDDT [L] rounded to 0.01 (the precision of the PDB B-factor column)."""
+  return np.round(np.asarray(plddt, np.float64), 2)
+
+
+def sequence_to_aatype(sequence: str) -> np.ndarray:
+  """One-letter sequence -> aatype [L] (X -> 20 = UNK)."""
+  return np.array([rc.restype_order.get(a, rc.unk_restype_index) for a in sequence], np.int32)
+
+
+def prediction_to_protein(sequence: str, sample, chain_id: str = CHAIN_ID) -> protein_lib.Protein:
+  """Protein (atom37) of a predicted sample; every atom's B-factor is its residue's pLDDT."""
+  n = len(sequence)
+  positions = np.asarray(sample.final_atom_positions, np.float32)  # [L, 37, 3]
+  mask = np.asarray(sample.final_atom_mask, np.float32)  # [L, 37]
+  if positions.shape != (n, 37, 3) or mask.shape != (n, 37):
+    raise ValueError(f'prediction shapes {positions.shape}, {mask.shape} do not fit a '
+                     f'sequence of {n} residues')
+  plddt = round_plddt(sample.plddt)  # [L]
+  return protein_lib.Protein(
+      aatype=sequence_to_aatype(sequence), atom_positions=positions, atom_mask=mask,
+      residue_index=np.arange(1, n + 1, dtype=np.int32), chain_id=chain_id,
+      b_factors=plddt[:, None] * (mask > 0.5))  # [L, 37]
+
+
+def _round(x: Optional[float], digits: int = 4) -> Optional[float]:
+  return None if x is None else round(float(x), digits)
+
+
+def confidence_json(name: str, sequence: str, sample, extra: Optional[dict] = None) -> dict:
+  """Confidence summary of one sample (AF2 output key names where they exist)."""
+  plddt = round_plddt(sample.plddt)
+  out = {
+      'name': name,
+      'sequence': sequence,
+      'seed': int(sample.seed),
+      'num_recycles': int(sample.num_recycles),
+      'plddt': [float(v) for v in plddt],
+      'mean_plddt': mean_plddt(sample),
+  }
+  if sample.predicted_aligned_error is not None:
+    pae = np.round(np.asarray(sample.predicted_aligned_error, np.float64), 2)  # [L, L]
+    out['predicted_aligned_error'] = pae.tolist()
+    out['max_predicted_aligned_error'] = _round(sample.max_predicted_aligned_error, 2)
+  if sample.ptm is not None:
+    out['ptm'] = _round(sample.ptm)
+  out.update(extra or {})
+  return out
+
+
+def ranking_json(result, sample_stems: Sequence[str]) -> dict:
+  """Every sample of a target and their order (best first) by mean pLDDT."""
+  samples = []
+  for k, sample in enumerate(result.samples):
+    entry = {'sample': k, 'seed': int(sample.seed), 'file': f'{sample_stems[k]}.pdb',
+             'mean_plddt': mean_plddt(sample)}
+    if sample.ptm is not None:
+      entry['ptm'] = _round(sample.ptm)
+    samples.append(entry)
+  return {
+      'name': result.target.name,
+      'ranking_metric': 'mean_plddt',
+      'order': [int(k) for k in result.ranking],  # sample indices, best first
+      'best_sample': int(result.ranking[0]),
+      'samples': samples,
+  }
+
+
+def mean_plddt(sample) -> float:
+  """Mean of the rounded pLDDT (the number every output file reports)."""
+  return round(float(np.mean(round_plddt(sample.plddt))), 2)
+
+
+def write_json(path: str, data: dict) -> None:
+  """One top-level key per line, each value compact (PAE rows stay short files)."""
+  items = [f' {json.dumps(key)}: {json.dumps(value, separators=(",", ":"))}'
+           for key, value in data.items()]
+  with open(path, 'w', encoding='utf-8') as f:
+    f.write('{\n' + ',\n'.join(items) + '\n}\n')
+
+
+def write_structure_files(directory: str, stem: str, protein: protein_lib.Protein) -> List[str]:
+  """STEM.pdb and STEM.cif; returns the file names."""
+  with open(os.path.join(directory, f'{stem}.pdb'), 'w', encoding='utf-8') as f:
+    f.write(protein_lib.to_pdb(protein))
+  with open(os.path.join(directory, f'{stem}.cif'), 'w', encoding='utf-8') as f:
+    f.write(protein_lib.to_mmcif(protein, entry_id=stem))
+  return [f'{stem}.pdb', f'{stem}.cif']
+
+
+def write_target(directory: str, result, extra: Optional[dict] = None,
+                 plots: bool = True) -> List[str]:
+  """All files of one TargetResult (see module docstring); returns the file names."""
+  target = result.target
+  name = target.name
+  several = len(result.samples) > 1
+  stems = [f'{name}.sample_{k}' if several else name for k in range(len(result.samples))]
+  files = []
+
+  def write_sample(stem: str, sample, rank: int) -> None:
+    files.extend(write_structure_files(directory, stem, prediction_to_protein(
+        target.sequence, sample)))
+    info = {'rank': rank, 'bucket': int(sample.bucket), **(extra or {})}
+    write_json(os.path.join(directory, f'{stem}.confidence.json'),
+               confidence_json(name, target.sequence, sample, info))
+    files.append(f'{stem}.confidence.json')
+
+  rank_of = {k: r for r, k in enumerate(result.ranking)}
+  if several:
+    for k, sample in enumerate(result.samples):
+      write_sample(stems[k], sample, rank_of[k])
+  write_sample(name, result.best, 0)
+  write_json(os.path.join(directory, f'{name}.ranking.json'), ranking_json(result, stems))
+  files.append(f'{name}.ranking.json')
+  if plots:
+    from alphafold_jax.inference import plots as plots_lib  # pylint: disable=import-outside-toplevel
+    files.extend(plots_lib.write_plots(directory, name, result.best, title=name))
+  return files
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out_dir: str) -> Iterator[str]:
+  """Yields a temporary directory whose files land in `out_dir` only if the block succeeds."""
+  out_dir = os.path.abspath(os.fspath(out_dir))
+  if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+    raise FileExistsError(f'output path {out_dir} exists and is not a directory')
+  anchor = os.path.dirname(out_dir)  # nearest existing ancestor: same filesystem, no mkdirs yet
+  while not os.path.isdir(anchor):
+    anchor = os.path.dirname(anchor)
+  tmp = tempfile.mkdtemp(prefix=f'.{os.path.basename(out_dir)}.tmp-', dir=anchor)
+  try:
+    yield tmp
+    _move_into_place(tmp, out_dir)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_into_place(tmp: str, out_dir: str) -> None:
+  if not os.path.exists(out_dir):
+    os.makedirs(os.path.dirname(out_dir), exist_ok=True)
+    os.rename(tmp, out_dir)  # the whole directory appears at once
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(out_dir, 0o777 & ~umask)  # mkdtemp made it private (0700)
+    return
+  for name in sorted(os.listdir(tmp)):
+    os.replace(os.path.join(tmp, name), os.path.join(out_dir, name))
