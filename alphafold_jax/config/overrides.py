@@ -50,22 +50,43 @@ def _replace_path(cfg: Any, path: list[str], value: Any) -> Any:
   return dataclasses.replace(cfg, **{head: _replace_path(getattr(cfg, head), rest, value)})
 
 
+class UnknownFieldError(ValueError):
+  """An override names no field of the config."""
+
+
 def replace_everywhere(cfg: Any, **overrides: Any) -> Any:
   """Returns `cfg` with each override applied to every field of that name.
 
-  A dotted name ('structure_module.num_layer') targets one field exactly.
+  A dotted name ('structure_module.num_layer') targets one field exactly. An override that a
+  config's own validation rejects in the current intermediate state (e.g. fewer MSA clusters
+  before fewer templates) is retried after the others; its error stands if no order works.
   """
-  for name, value in overrides.items():
-    if '.' in name:
+  pending = list(overrides.items())
+  while pending:
+    rejected = []
+    for name, value in pending:
       try:
-        cfg = _replace_path(cfg, name.split('.'), value)
-      except KeyError:
-        raise ValueError(f'unknown config field {name!r}') from None
-      continue
-    cfg, hits = _replace(cfg, name, value)
-    if not hits:
-      names = sorted({n for _, n in _walk_fields(cfg)})
-      close = difflib.get_close_matches(name, names, n=3)
-      hint = f'; did you mean {", ".join(close)}?' if close else ''
-      raise ValueError(f'unknown config field {name!r}{hint}')
+        cfg = _replace_one(cfg, name, value)
+      except UnknownFieldError:
+        raise
+      except ValueError as e:
+        rejected.append((name, value, e))
+    if len(rejected) == len(pending):
+      raise rejected[0][2]
+    pending = [(name, value) for name, value, _ in rejected]
+  return cfg
+
+
+def _replace_one(cfg: Any, name: str, value: Any) -> Any:
+  if '.' in name:
+    try:
+      return _replace_path(cfg, name.split('.'), value)
+    except KeyError:
+      raise UnknownFieldError(f'unknown config field {name!r}') from None
+  cfg, hits = _replace(cfg, name, value)
+  if not hits:
+    names = sorted({n for _, n in _walk_fields(cfg)})
+    close = difflib.get_close_matches(name, names, n=3)
+    hint = f'; did you mean {", ".join(close)}?' if close else ''
+    raise UnknownFieldError(f'unknown config field {name!r}{hint}')
   return cfg

@@ -172,7 +172,9 @@ def igso3_score(rotations: jnp.ndarray, sigma) -> jnp.ndarray:
 @jax.jit
 def _score(rotations, sigma):
   rotvec = rotation.rot_to_rotvec(rotations)  # [..., 3]
-  omega = jnp.linalg.norm(rotvec, axis=-1)  # [...]
+  sq = jnp.sum(rotvec * rotvec, axis=-1)  # [...]
+  nonzero = sq > 0.
+  omega = jnp.where(nonzero, jnp.sqrt(jnp.where(nonzero, sq, 1.)), 0.)  # finite grad at 0
   safe = jnp.maximum(omega, 1e-12)
   dlog = _log_f_and_dlog(omega, sigma, jnp)[1]  # [...]
   # dlog ~ -omega * c near 0, so dlog / omega is finite; use its small-angle value there.

@@ -145,17 +145,22 @@ def checkpoint_preset(directory: str) -> Optional[str]:
   return None
 
 
-def load_params(config, params_path: Optional[str] = None, checkpoint: Optional[str] = None
-                ) -> Tuple[dict, str]:
-  """(params checked against `config`'s model, description of where they came from)."""
+def load_params(config, params_path: Optional[str] = None, checkpoint: Optional[str] = None,
+                expected: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Tuple[dict, str]:
+  """(params checked against `config`'s model, description of where they came from).
+
+  The file is read before the model's shapes are traced, so an unreadable file fails fast.
+  `expected`: precomputed `expected_param_shapes(config)` (traced here when None).
+  """
   if params_path is not None and checkpoint is not None:
     raise ParamsError('give either --params or --checkpoint, not both')
-  expected = expected_param_shapes(config)
   if checkpoint is not None:
     params, meta = restore_checkpoint_params(checkpoint)
     source = f'checkpoint {checkpoint} (step {meta["step"]})'
-    params_lib.check_params(params, expected, source=source)
-    return params, source
-  path = params_path if params_path is not None else bundled_weights_path(config.name)
-  source = f'{"parameter file" if params_path is not None else "bundled weights"} {path}'
-  return params_lib.load_alphafold_params(path, expected=expected), source
+  else:
+    path = params_path if params_path is not None else bundled_weights_path(config.name)
+    source = f'{"parameter file" if params_path is not None else "bundled weights"} {path}'
+    params = params_lib.load_alphafold_params(path)
+  expected = expected_param_shapes(config) if expected is None else expected
+  params_lib.check_params(params, expected, source=source)
+  return params, source

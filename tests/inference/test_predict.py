@@ -31,9 +31,8 @@ MKTAYkkIAKQRQI-F
 """
 
 
-def _random_params(config, seed):
-  """Random params of the right shapes (no init compile); heads scaled up so pLDDT/PAE vary."""
-  shapes = weights.expected_param_shapes(config)
+def _random_params(shapes, seed):
+  """Random params of the given shapes (no init compile); heads scaled up so pLDDT/PAE vary."""
   rng = np.random.default_rng(seed)
 
   def fill(path, s):
@@ -44,10 +43,13 @@ def _random_params(config, seed):
 
 @pytest.fixture(scope='module')
 def tiny_params(tmp_path_factory):
-  params = _random_params(model_config('tiny', num_recycle=0), seed=3)
+  """(npz path, params, expected shapes) of the tiny preset."""
+  config = model_config('tiny', num_recycle=0)
+  shapes = weights.expected_param_shapes(config)
+  params = _random_params(shapes, seed=3)
   path = tmp_path_factory.mktemp('params') / 'tiny_random.npz'
   save_alphafold_params(params, path)
-  return path, params
+  return path, params, shapes
 
 
 class _LogRecords(logging.Handler):
@@ -209,22 +211,33 @@ def test_checkpoint_params_are_loaded_and_checked(tmp_path, tiny_params):
   import optax  # pylint: disable=import-outside-toplevel
   from alphafold_jax.training.checkpoints import Checkpointer  # pylint: disable=import-outside-toplevel
   from alphafold_jax.training.state import create_train_state  # pylint: disable=import-outside-toplevel
-  _, params = tiny_params
-  state = create_train_state(params, optax.adam(1e-3), jax.random.PRNGKey(0))
-  checkpointer = Checkpointer(tmp_path / 'run' / 'checkpoints', save_every=1)
-  checkpointer.save(state._replace(step=np.int32(5)), {'preset': 'tiny'}, force=True)
-  checkpointer.close()
+  _, params, shapes = tiny_params
+
+  def save(directory, tree, step):
+    state = create_train_state(tree, optax.sgd(1e-3), jax.random.PRNGKey(0))
+    checkpointer = Checkpointer(directory, save_every=1)
+    checkpointer.save(state._replace(step=np.int32(step)), {'preset': 'tiny'}, force=True)
+    checkpointer.close()
+
+  save(tmp_path / 'run' / 'checkpoints', params, 5)
   config = model_config('tiny', num_recycle=0)
-  loaded, source = weights.load_params(config, checkpoint=str(tmp_path / 'run'))
+  loaded, source = weights.load_params(config, checkpoint=str(tmp_path / 'run'), expected=shapes)
   assert 'step 5' in source and weights.checkpoint_preset(str(tmp_path / 'run')) == 'tiny'
   flat = jax.tree_util.tree_leaves_with_path(params)
   loaded_flat = dict(jax.tree_util.tree_leaves_with_path(loaded))
   assert len(flat) == len(loaded_flat)
   for path, value in flat:
     np.testing.assert_array_equal(loaded_flat[path], value)
-  other = model_config('tiny', num_recycle=0, pair_channel=12)
-  with pytest.raises(ParamsError, match='wrong shape'):
-    weights.load_params(other, checkpoint=str(tmp_path / 'run'))
+  # a checkpoint of another architecture: every bad entry is named
+  scope = 'alphafold/alphafold_iteration/evoformer/preprocess_1d'
+  other = {k: dict(v) for k, v in params.items()}
+  other[scope]['weights'] = np.zeros((3, 5), np.float32)
+  other['extra_module'] = {'w': np.zeros(2, np.float32)}
+  save(tmp_path / 'other', other, 2)
+  with pytest.raises(ParamsError) as info:
+    weights.load_params(config, checkpoint=str(tmp_path / 'other'), expected=shapes)
+  assert f'wrong shape: {scope}//weights has (3, 5)' in str(info.value)
+  assert 'extra: extra_module//w' in str(info.value)
   with pytest.raises(ParamsError, match='no finalised checkpoint'):
     weights.load_params(config, checkpoint=str(tmp_path))
 

@@ -30,15 +30,16 @@ def _random_case(seed, n=N_RES):
   return aatype, frames, angles
 
 
+@jax.jit
 def _oracle_all_atom(aatype, frames, angles):
   from alphafold.model import all_atom as oaa, r3
   bb = r3.Rigids(r3.rots_from_tensor3x3(frames.rot), r3.vecs_from_tensor(frames.trans))
   ofr = oaa.torsion_angles_to_frames(aatype, bb, angles)
   pos = oaa.frames_and_literature_positions_to_atom14_pos(aatype, ofr)
-  rot = np.stack([np.stack([ofr.rot.xx, ofr.rot.xy, ofr.rot.xz], -1),
-                  np.stack([ofr.rot.yx, ofr.rot.yy, ofr.rot.yz], -1),
-                  np.stack([ofr.rot.zx, ofr.rot.zy, ofr.rot.zz], -1)], -2)
-  trans = np.stack([ofr.trans.x, ofr.trans.y, ofr.trans.z], -1)
+  rot = jnp.stack([jnp.stack([ofr.rot.xx, ofr.rot.xy, ofr.rot.xz], -1),
+                   jnp.stack([ofr.rot.yx, ofr.rot.yy, ofr.rot.yz], -1),
+                   jnp.stack([ofr.rot.zx, ofr.rot.zy, ofr.rot.zz], -1)], -2)
+  trans = jnp.stack([ofr.trans.x, ofr.trans.y, ofr.trans.z], -1)
   return rot, trans, r3.vecs_to_tensor(pos)
 
 
@@ -50,7 +51,7 @@ def test_matches_oracle():
   np.testing.assert_allclose(out['frames'].trans, trans, atol=1e-4)
   np.testing.assert_allclose(out['atom14_positions'], pos14, atol=1e-4)
   print('all-atom vs oracle max|d| atom14',
-        float(np.abs(np.asarray(out['atom14_positions']) - pos14).max()))
+        float(np.abs(np.asarray(out['atom14_positions'] - pos14)).max()))
   # atom37 scatter vs the oracle's gather with AF2's batch features.
   from alphafold.model import all_atom as oaa
   from alphafold.common import residue_constants as orc
@@ -61,7 +62,8 @@ def test_matches_oracle():
         table[r, orc.atom_order[name]] = a14
   batch = {'residx_atom37_to_atom14': table[np.asarray(aatype)],
            'atom37_atom_exists': orc.restype_atom37_mask[np.asarray(aatype)]}
-  np.testing.assert_allclose(out['atom37_positions'], oaa.atom14_to_atom37(pos14, batch),
+  np.testing.assert_allclose(out['atom37_positions'],
+                             oaa.atom14_to_atom37(np.asarray(pos14), batch),
                              atol=1e-4)
   np.testing.assert_array_equal(out['atom37_mask'], orc.restype_atom37_mask[np.asarray(aatype)])
   np.testing.assert_array_equal(out['atom14_mask'], orc.restype_atom14_mask[np.asarray(aatype)])
@@ -79,7 +81,7 @@ def _torsions_and_frames(aatype, pos, mask):
   Torsions come from the oracle's `atom37_to_torsion_angles` (used as a test tool).
   """
   from alphafold.model import all_atom as oaa
-  tors = oaa.atom37_to_torsion_angles(aatype[None], pos[None], mask[None])
+  tors = jax.jit(oaa.atom37_to_torsion_angles)(aatype[None], pos[None], mask[None])
   n_i, ca_i, c_i = (rc.atom_order[a] for a in ('N', 'CA', 'C'))
   backbone = Rigid.from_backbone(pos[:, n_i], pos[:, ca_i], pos[:, c_i])
   return (tors['torsion_angles_sin_cos'][0], np.asarray(tors['torsion_angles_mask'][0]),

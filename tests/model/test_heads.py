@@ -153,7 +153,7 @@ def test_confidence_grads_finite():
   mask = jnp.asarray(np.r_[np.ones(N_RES - 3), np.zeros(3)], jnp.float32)
   loss = lambda a, b: (heads.compute_plddt(a).sum() +
                        heads.predicted_tm_score(b, jnp.linspace(0., 31., 63), mask))
-  ga, gb = jax.grad(loss, argnums=(0, 1))(plddt_logits, pae_logits)
+  ga, gb = jax.jit(jax.grad(loss, argnums=(0, 1)))(plddt_logits, pae_logits)
   assert np.all(np.isfinite(np.asarray(ga))) and np.all(np.isfinite(np.asarray(gb)))
   assert float(jnp.abs(gb).sum()) > 0
 

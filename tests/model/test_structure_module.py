@@ -268,8 +268,13 @@ def test_small_config_training_dropout_and_af2_init_grads():
   aatype = jnp.asarray(rng.integers(0, 21, n), jnp.int32)
   seq_mask = jnp.asarray(np.r_[np.ones(n - 2), np.zeros(2)], jnp.float32)
   f = hk.transform(lambda s, z, a, m, t, k: sm.StructureModule(cfg, gc)(s, z, a, m, t, k))
-  params = jax.jit(f.init, static_argnums=(5, 6))(
-      jax.random.PRNGKey(0), single, pair, aatype, seq_mask, False, None)
+  shapes = jax.eval_shape(f.init, jax.random.PRNGKey(0), single, pair, aatype, seq_mask, False,
+                          None)
+  params = _random_params(shapes, 6)
+  # AF2's initialisation zeroes these final layers (GlobalConfig.zero_init).
+  zero_init = ('output_projection', 'transition_2', 'affine_update', 'resblock2', 'resblock2_1')
+  af2_init = {m: {k: (jnp.zeros_like(v) if m.endswith(zero_init) else v) for k, v in d.items()}
+              for m, d in params.items()}
   with pytest.raises(ValueError, match='PRNG `key`'):
     f.apply(params, None, single, pair, aatype, seq_mask, True, None)
 
@@ -281,14 +286,13 @@ def test_small_config_training_dropout_and_af2_init_grads():
     return jax.value_and_grad(loss, has_aux=True)(p)
 
   # AF2 init: zero-initialised final layers -> every frame is the identity, all CA at 0.
-  (_, out), grads = run(params, jax.random.PRNGKey(1))
+  (_, out), grads = run(af2_init, jax.random.PRNGKey(1))
   assert np.all(np.asarray(out['traj'].trans) == 0)
   leaves = jax.tree_util.tree_leaves(grads)
   assert all(np.all(np.isfinite(np.asarray(x))) for x in leaves)
   assert float(np.abs(np.asarray(grads['structure_module/fold_iteration/affine_update']
                                  ['weights'])).sum()) > 0
-  # Dropout acts on the single activations in training only.
-  params = _random_params(jax.tree_util.tree_map(jnp.asarray, params), 6)
+  # Dropout acts on the single activations in training.
   (_, a), _ = run(params, jax.random.PRNGKey(1))
   (_, b), _ = run(params, jax.random.PRNGKey(2))
   assert _maxdiff(a['act'], b['act']) > 1e-3
