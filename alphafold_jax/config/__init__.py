@@ -1,3 +1,17 @@
-"""Typed frozen configs and presets: `model_config(name, **overrides)`."""
+"""Typed frozen configs and presets: `model_config(name, **overrides)`.
+
+`model_config` and `ModelConfig` are loaded lazily: model modules import
+`alphafold_jax.config.global_config`, and the full config tree imports those modules.
+"""
+
+import importlib
+
 from alphafold_jax.config.global_config import GlobalConfig
-from alphafold_jax.config.model_config import (HeadsConfig, ModelConfig, PRESETS, model_config)
+
+_LAZY = ('HeadsConfig', 'ModelConfig', 'PRESETS', 'model_config')
+
+
+def __getattr__(name):
+  if name in _LAZY:
+    return getattr(importlib.import_module('alphafold_jax.config.presets'), name)
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -33,7 +33,7 @@ from alphafold_jax.model.heads.predicted_lddt import compute_plddt
 from alphafold_jax.model.structure_module import StructureModule
 
 if TYPE_CHECKING:  # the config tree also holds the input pipeline's config
-  from alphafold_jax.config.model_config import ModelConfig
+  from alphafold_jax.config.presets import ModelConfig
 
 Batch = Mapping[str, jnp.ndarray]
 

@@ -23,7 +23,7 @@ import numpy as np
 from alphafold_jax.model.alphafold import AlphaFold, confidence_outputs
 
 if TYPE_CHECKING:
-  from alphafold_jax.config.model_config import ModelConfig
+  from alphafold_jax.config.presets import ModelConfig
 
 # Keys of AF2 processed features the model reads; anything else in a feature dict
 # (labels, raw strings) is dropped before the jitted call.

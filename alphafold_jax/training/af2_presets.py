@@ -23,7 +23,7 @@ import numpy as np
 import data_pipeline
 from alphafold_jax.common import protein as protein_lib
 from alphafold_jax.common import residue_constants as rc
-from alphafold_jax.config.model_config import ModelConfig
+from alphafold_jax.config.presets import ModelConfig
 from alphafold_jax.losses.total import alphafold_loss
 from alphafold_jax.model.alphafold import AlphaFold
 from alphafold_jax.model.run_model import MODEL_FEATURES

@@ -268,8 +268,8 @@ def test_small_config_training_dropout_and_af2_init_grads():
   aatype = jnp.asarray(rng.integers(0, 21, n), jnp.int32)
   seq_mask = jnp.asarray(np.r_[np.ones(n - 2), np.zeros(2)], jnp.float32)
   f = hk.transform(lambda s, z, a, m, t, k: sm.StructureModule(cfg, gc)(s, z, a, m, t, k))
-  shapes = jax.eval_shape(f.init, jax.random.PRNGKey(0), single, pair, aatype, seq_mask, False,
-                          None)
+  shapes = jax.eval_shape(lambda k: f.init(k, single, pair, aatype, seq_mask, False, None),
+                          jax.random.PRNGKey(0))
   params = _random_params(shapes, 6)
   # AF2's initialisation zeroes these final layers (GlobalConfig.zero_init).
   zero_init = ('output_projection', 'transition_2', 'affine_update', 'resblock2', 'resblock2_1')
