@@ -181,6 +181,8 @@ class FoldIteration(hk.Module):
   def _dropout(self, x: jnp.ndarray, key: Optional[jax.Array], is_training: bool):
     if not is_training or self.gc.deterministic or self.c.dropout == 0.0:
       return x
+    if key is None:
+      raise ValueError('FoldIteration: dropout is active but no PRNG key was given')
     keep = 1.0 - self.c.dropout
     return x * jax.random.bernoulli(key, keep, x.shape).astype(x.dtype) / keep
 
@@ -221,7 +223,8 @@ class StructureModule(hk.Module):
 
   Call: (single [N, c_s], pair [N, N, c_z], aatype [N] int, seq_mask [N],
          is_training=False, key=None). `key` is required only when dropout is active
-  (is_training and not global_config.deterministic and config.dropout > 0).
+  (is_training and not global_config.deterministic and config.dropout > 0); as in AF2,
+  global_config.eval_dropout does not switch on structure-module dropout.
   Computation is float32 regardless of global_config.bfloat16 (as in AF2, whose trunk
   outputs are cast back to float32 before the heads).
   """

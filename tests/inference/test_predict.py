@@ -32,12 +32,20 @@ MKTAYkkIAKQRQI-F
 
 
 def _random_params(shapes, seed):
-  """Random params of the given shapes (no init compile); heads scaled up so pLDDT/PAE vary."""
+  """Random params of the given shapes (no init compile): weights ~ N(0, 1/fan_in), LayerNorm
+  scale ~ 1. The pair representation of random models is large (std ~1e3), so the PAE head is
+  scaled down and the pLDDT head up, to get per-residue/per-pair varying confidences."""
   rng = np.random.default_rng(seed)
 
   def fill(path, s):
-    scale = 1.5 if ('lddt_head' in str(path) or 'aligned_error_head' in str(path)) else 0.2
-    return (rng.normal(size=s.shape) * scale).astype(s.dtype)
+    scope, name = str(path[0].key), str(path[-1].key)
+    if name == 'scale':
+      return (1. + 0.1 * rng.normal(size=s.shape)).astype(s.dtype)
+    if name in ('offset', 'bias'):
+      return (0.1 * rng.normal(size=s.shape)).astype(s.dtype)
+    gain = 3. if 'lddt_head' in scope else 0.01 if 'aligned_error_head' in scope else 1.
+    fan_in = int(np.prod(s.shape[:-1])) if len(s.shape) > 1 else 1
+    return (rng.normal(size=s.shape) * gain / np.sqrt(fan_in)).astype(s.dtype)
   return jax.tree_util.tree_map_with_path(fill, shapes)
 
 

@@ -129,3 +129,11 @@ def to_oracle_config(cfg):
     return out
 
   return ml_collections.ConfigDict(convert(dataclasses.asdict(cfg)))
+
+
+def tree_rel_diff(a, b) -> float:
+  """max |a - b| over all leaves, relative to max(1, max |b|)."""
+  la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+  diff = max(max_diff(x, y) for x, y in zip(la, lb))
+  scale = max(float(np.abs(np.asarray(y)).max()) for y in lb)
+  return diff / max(1.0, scale)
