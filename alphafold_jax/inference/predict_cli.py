@@ -140,6 +140,8 @@ def _run(args: argparse.Namespace) -> int:
       ptm = f'  pTM {best.ptm:.3f}' if best.ptm is not None else ''
       print(f'{result.target.name}: {len(result.target)} residues (bucket {best.bucket}), '
             f'mean pLDDT {outputs.mean_plddt(best):.2f}{ptm}')
+    order = {t.name: i for i, t in enumerate(target_list)}  # back to FASTA order
+    summary['targets'].sort(key=lambda entry: order[entry['name']])
     summary.update(num_compiles=predictor.num_compiles,
                    compiled_buckets=predictor.compiled_buckets,
                    seconds=round(time.time() - started, 2))

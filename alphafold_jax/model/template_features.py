@@ -172,16 +172,12 @@ def backbone_frames(all_atom_positions: jnp.ndarray,
   """AF2 backbone frames from atom37: origin CA, C on the +x axis, N in the xy plane (y > 0).
 
   all_atom_positions [..., 37, 3], all_atom_mask [..., 37] -> (Rigid [...], mask [...]) with
-  mask = N * CA * C present. This is the frame of AF2's `rigidgroups_gt_frames[..., 0, :]`
-  and `quat_affine.make_transform_from_reference` (both built from (C, CA, N) and then
-  rotated by pi about y, i.e. `Rigid.from_three_points(C, CA, N)` with rot @ diag(-1, 1, -1)).
+  mask = N * CA * C present. `Rigid.from_backbone`, i.e. the frame of AF2's
+  `rigidgroups_gt_frames[..., 0, :]` and `quat_affine.make_transform_from_reference`.
   """
   n, ca, c = (_atom_index(x) for x in ('N', 'CA', 'C'))
-  raw = Rigid.from_three_points(point_on_neg_x_axis=all_atom_positions[..., c, :],
-                                origin=all_atom_positions[..., ca, :],
-                                point_on_xy_plane=all_atom_positions[..., n, :])
-  flip = jnp.array([-1.0, 1.0, -1.0], raw.rot.dtype)  # diag(-1, 1, -1) on the columns
-  frames = Rigid(rot=raw.rot * flip, trans=raw.trans)
+  frames = Rigid.from_backbone(all_atom_positions[..., n, :], all_atom_positions[..., ca, :],
+                               all_atom_positions[..., c, :])
   mask = all_atom_mask[..., n] * all_atom_mask[..., ca] * all_atom_mask[..., c]
   return frames, mask
 

@@ -145,6 +145,7 @@ def test_same_bucket_compiles_once(run):
   compiles = [m for m in messages if m.startswith('compiling for bucket')]
   assert len(compiles) == 1 and compiles[0].startswith('compiling for bucket 16 ')
   assert [t['bucket'] for t in summary['targets']] == [16, 16]
+  assert [t['name'] for t in summary['targets']] == ['protA', 'protB']  # FASTA order
 
 
 def test_samples_use_different_seeds_and_are_ranked(run):

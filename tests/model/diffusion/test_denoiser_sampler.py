@@ -15,6 +15,7 @@ from alphafold_jax.model.diffusion import backbone, sampler
 from alphafold_jax.model.diffusion.config import (DenoiserConfig, SamplerConfig,
                                                   SE3DiffusionConfig)
 from alphafold_jax.model.diffusion.denoiser import FrameDenoiser, make_denoise_fn
+from tests.model.diffusion import diffusion_testing
 
 GC = GlobalConfig(deterministic=True, zero_init=False)
 DCFG = DenoiserConfig(num_block=2, num_channel=16, num_pair_channel=8, num_time_channel=8,
@@ -43,15 +44,8 @@ def _inputs(n, n_real, seed=0):
 def model():
   fn = _apply()
   frames, single, pair, mask, prev = _inputs(11, 8)
-  params = jax.jit(fn.init)(jax.random.PRNGKey(42), frames, 0.3, single, pair, mask, prev, 1.)
-  # Perturb every leaf so nothing is trivially zero (one jitted call: fast).
-  @jax.jit
-  def perturb(params):
-    leaves, tree = jax.tree_util.tree_flatten(params)
-    keys = jax.random.split(jax.random.PRNGKey(43), len(leaves))
-    return jax.tree_util.tree_unflatten(
-        tree, [x + 0.1 * jax.random.normal(kk, x.shape) for x, kk in zip(leaves, keys)])
-  return fn, perturb(params)
+  # Random non-trivial params from the init's shapes (no compilation of init).
+  return fn, diffusion_testing.random_params(fn.init, frames, 0.3, single, pair, mask, prev, 1.)
 
 
 def test_denoiser_is_se3_equivariant(model):

@@ -13,6 +13,7 @@ from alphafold_jax.model.diffusion import edm
 from alphafold_jax.model.diffusion.config import EDMConfig
 from alphafold_jax.model.diffusion.edm_network import (EDMBackboneNetwork, EDMNetworkConfig,
                                                        make_network_fn)
+from tests.model.diffusion import diffusion_testing
 
 CFG = EDMConfig()
 
@@ -81,7 +82,8 @@ def test_edm_network_sampler_deterministic_finite_centred_padded_and_unpadded():
   k = jax.random.split(jax.random.PRNGKey(5), 3)
   single = jax.random.normal(k[0], (n, c_s))
   pair = jax.random.normal(k[1], (n, n, c_z))
-  params = jax.jit(fn.init)(k[2], jnp.zeros((3 * n, 3)), 0., single, pair, jnp.ones(n))
+  params = diffusion_testing.random_params(fn.init, jnp.zeros((3 * n, 3)), 0., single, pair,
+                                           jnp.ones(n))
   cfg = dataclasses.replace(CFG, num_steps=6, num_samples=2)
   denoise = edm.precondition(make_network_fn(fn.apply, params), cfg)
   run = edm.make_sampler(denoise, cfg)
