@@ -81,6 +81,7 @@ def save_alphafold_params(params: Params, path: str | os.PathLike) -> None:
   try:
     with os.fdopen(fd, 'wb') as f:
       np.savez(f, **flat)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; parameter files are meant to be shared
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
