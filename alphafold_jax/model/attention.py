@@ -156,6 +156,7 @@ class GlobalAttention(hk.Module):
 
     def attend(q_in, m_in, mask):
       mask = mask.astype(q_in.dtype)
+      # masked mean over the Q positions: [B, Q] x [B, Q, a] -> [B, a]
       q_avg = (jnp.einsum('bq,bqa->ba', mask, q_in) /
                (jnp.sum(mask, axis=1, keepdims=True) + 1e-10))  # [B, a]
       q = jnp.einsum('ba,ahc->bhc', q_avg, query_w) * key_dim**-0.5  # [B, H, c]
