@@ -11,8 +11,9 @@ This is the ONE place with model-specific glue for training. A Preset bundles
       data.DatasetSampler(data_pipeline.dataset.StructureDataset(data_dir, ...), ...).
 Everything else (train_step, trainer, CLI) is model-agnostic.
 
-Presets here: 'tiny_ca' (training/tiny_model.py; for tests and smoke runs).
-The AF2 presets ('nano_ipa', 'nano_diffusion') are added by the model owner.
+Presets here: 'tiny_ca' (training/tiny_model.py; for tests and smoke runs) and 'nano_ipa'
+(the real AF2 model at small widths with the AF2 losses; glue in training/af2_presets.py).
+'nano_diffusion' is still to come.
 """
 
 from __future__ import annotations
@@ -87,8 +88,24 @@ def _tiny_ca() -> Preset:
                 predict_ca=predict_ca, train_config=train_config)
 
 
+def _nano_ipa() -> Preset:
+  from alphafold_jax.config import model_config  # pylint: disable=g-import-not-at-top
+  from alphafold_jax.training import af2_presets  # pylint: disable=g-import-not-at-top
+  train_config = TrainConfig(batch_size=1, learning_rate=1e-3, warmup_steps=50,
+                             decay='constant', clip_global_norm=0.1, max_recycle=1,
+                             checkpoint_every=100, eval_every=100)
+  init, loss_fn, make_examples, predict_ca = af2_presets.build(
+      model_config('nano_ipa'), crop_size=80, train_config=train_config)
+  return Preset(name='nano_ipa',
+                description='AF2 Evoformer + IPA structure module at small widths, single '
+                            'sequence, all AF2 losses (CPU training)',
+                init=init, loss_fn=loss_fn, make_examples=make_examples,
+                predict_ca=predict_ca, train_config=train_config)
+
+
 _PRESETS: Dict[str, Callable[[], Preset]] = {
     'tiny_ca': _tiny_ca,
+    'nano_ipa': _nano_ipa,
 }
 
 
