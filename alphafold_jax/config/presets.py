@@ -105,7 +105,8 @@ def _nano_ipa() -> ModelConfig:
       num_outer_channel=16, num_intermediate_channel=64, num_channel=128, num_head=4,
       num_layer=4, num_recycle=1, max_msa_clusters=1, max_extra_msa=1,
       resample_msa_in_recycling=False, subbatch_size=None,
-      **{'heads.experimentally_resolved.weight': 0.0})
+      # Training structures include NMR models (no resolution): keep pLDDT/PAE losses on.
+      **{'heads.experimentally_resolved.weight': 0.0, 'losses.filter_by_resolution': False})
 
 
 PRESETS: Mapping[str, Callable[[], ModelConfig]] = types.MappingProxyType({
