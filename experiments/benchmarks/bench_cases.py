@@ -63,7 +63,8 @@ def random_params(shapes, seed: int):
 
 
 def _normal(seed, shape, scale=1.0):
-  return jnp.asarray(scale * np.random.default_rng(seed).standard_normal(shape), jnp.float32)
+  # float32 draws: a float64 temporary of an L=2048 pair tensor alone would be 4 GiB.
+  return jnp.asarray(scale * np.random.default_rng(seed).standard_normal(shape, np.float32))
 
 
 # ----------------------------------------------------------------------------- configs
@@ -191,6 +192,15 @@ def whole_model_case(impl, features, subbatch):
 
 
 def _rss_mib() -> float:
+  """Peak RSS of this process in MiB: VmHWM (reset by exec, unlike ru_maxrss, which keeps
+  the spawning parent's high-water mark across fork+exec), ru_maxrss where /proc is absent."""
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('VmHWM:'):
+          return int(line.split()[1]) / 1024.0  # kB
+  except OSError:
+    pass
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 

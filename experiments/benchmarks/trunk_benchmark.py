@@ -19,13 +19,14 @@ process so that peak RSS and the allocator start clean):
   - per case: compile time, warm-up, median of --repeats timed runs (fewer if the case would
     pass --case-timeout; a worker past the timeout is killed and the case marked skipped),
     XLA temp/argument/output bytes (`compiled.memory_analysis()`), FLOPs
-    (`compiled.cost_analysis()`), achieved GFLOP/s, peak RSS of the worker (ru_maxrss, which
-    includes ~0.3-0.5 GiB of Python/JAX import baseline: `rss_start_mib`), finiteness, and
+    (`compiled.cost_analysis()`), achieved GFLOP/s, peak RSS of the worker (VmHWM, which
+    includes ~0.2 GiB of Python/JAX import baseline: `rss_start_mib`), finiteness, and
     max |ours - oracle| of the outputs (forward: all outputs; fwd+bwd: the loss) on identical
     random parameters (same names and shapes, asserted by a shape-tree signature);
   - the fp32 matmul ceiling (jitted 4096^3 matmul, GFLOP/s) before and after the cases;
   - optional (--fit-lengths): compile-only XLA temp size of one Evoformer forward at
-    N_seq=128 and the given L, for "the longest L that fits in 24 GiB".
+    N_seq=128 and the given L, for "the longest L that fits in 24 GiB". The worker still builds
+    the real inputs (pair tensor 0.5 KiB * L^2): keep L <= 2048 on a 23 GiB shared machine.
   - `uptime` load average before every worker (the machine is shared: judge noise by it).
 Both sides: fp32 (oracle bfloat16=False), deterministic, subbatch_size --subbatch (4 = the
 issue's reference setting), unfused triangle-multiplication weights, default XLA CPU threading.
@@ -33,9 +34,13 @@ issue's reference setting), unfused triangle-multiplication weights, default XLA
 Outputs: a table on stdout, and results.json + results.md in --out-dir
 (default experiments/benchmarks/results/).
 
-Expected runtime: --quick ~3-5 min on 2 shared cores; the full set ~30-45 min (compiles
-dominate: the whole model takes 1-3 min per side to compile).
-Result: see experiments/benchmarks/README.md (numbers are pasted there as measured).
+Expected runtime (2 cores, about one of them taken by other jobs): --quick ~5 min; the full
+set ~23 min plus ~1 min per --fit-lengths entry.
+Result (2026-11-22, loaded machine, full table in experiments/benchmarks/README.md), ours/oracle
+median time: Evoformer fwd 1.28 / 1.09 / 1.41 and fwd+bwd 0.82 / 0.89 / 0.88 at
+(32,64)/(64,128)/(128,256); structure module 0.92 / 0.52 / 0.46 at L 64/128/256; whole model
+1.08 / 0.97 at L 64/128; fwd+bwd XLA temp at (128,256) 6.03 GiB ours vs 7.76 GiB oracle;
+matmul ceiling 65 GFLOP/s (one effective core); outputs bit-identical for the Evoformer block.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import json
 import os
 import pathlib
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -335,7 +341,14 @@ def main():
     cases.append({'family': 'whole_model', 'kind': 'fwd', 'n_res': n, 'shape': str(n),
                   'features': str(path), 'feature_shapes': shapes})
 
-  results = []
+  results, fit = [], []
+
+  def save():  # after every case, so an interrupted run keeps what it measured
+    out = {'machine': facts, 'args': vars(args), 'matmul_ceiling': ceilings, 'cases': results,
+           'fit_24gib': fit, 'load_average_at_save': load_average()}
+    (out_dir / 'results.json').write_text(json.dumps(out, indent=1))
+    (out_dir / 'results.md').write_text(markdown(results, facts, ceilings, fit, args))
+
   for case in cases:
     rec = dict(case)
     for impl in impls:
@@ -350,8 +363,8 @@ def main():
       rec['max_abs_diff'] = (max_abs_diff(*[tmp / f"{case['family']}_{case['kind']}_{case['shape']}_{i}.npz"
                                             for i in impls]) if rec['same_param_tree'] else None)
     results.append(rec)
+    save()
 
-  fit = []
   for n in _shapes(args.fit_lengths, False):
     rec = {'n_res': n}
     for impl in impls:
@@ -361,6 +374,7 @@ def main():
       rec[impl] = run_worker(spec, args.case_timeout)
       print(f'fit L={n} {impl}: {json.dumps(rec[impl])}', flush=True)
     fit.append(rec)
+    save()
 
   if not args.no_matmul:
     c = run_worker({'family': 'matmul', 'size': 4096}, args.case_timeout)
@@ -368,14 +382,12 @@ def main():
     ceilings.append(c)
     print('matmul ceiling:', json.dumps(c), flush=True)
 
+  save()
+  shutil.rmtree(tmp, ignore_errors=True)
   print()
   print_table(results)
   for c in ceilings:
     print('matmul ceiling', c.get('when'), _fmt(c.get('gflops'), '{:.0f}'), 'GFLOP/s')
-  out = {'machine': facts, 'args': vars(args), 'matmul_ceiling': ceilings, 'cases': results,
-         'fit_24gib': fit, 'uptime_end': load_average()}
-  (out_dir / 'results.json').write_text(json.dumps(out, indent=1))
-  (out_dir / 'results.md').write_text(markdown(results, facts, ceilings, fit, args))
   print(f'wrote {out_dir / "results.json"} and {out_dir / "results.md"}')
 
 
