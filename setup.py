@@ -27,6 +27,7 @@ setup(
     extras_require={
         'test': [
             'pytest>=8',
+            'pytest-xdist==3.8.0',
             'alphafold-colabfold==2.3.27',
             'colabfold-kernels==0.9.0',
         ],

@@ -8,7 +8,7 @@ resolution window. Shapes: N = residues (i aligned frame, j scored residue), B =
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +19,8 @@ from alphafold_jax.losses._keys import lookup
 from alphafold_jax.losses._utils import resolution_weight, softmax_cross_entropy
 from alphafold_jax.losses.config import LossConfig
 from alphafold_jax.losses.fape import backbone_target
+from alphafold_jax.model.heads.predicted_aligned_error import (  # the head's pTM, re-exported
+    compute_predicted_aligned_error, predicted_tm_score)
 
 
 def pae_breaks(config: LossConfig = LossConfig()) -> jnp.ndarray:
@@ -53,37 +55,9 @@ def pae_cross_entropy(logits: jnp.ndarray, breaks: jnp.ndarray, pred_frames: Rig
   return jnp.sum(errors * pair_mask) / (1e-8 + jnp.sum(pair_mask))
 
 
-def _bin_centers(breaks: jnp.ndarray) -> jnp.ndarray:
-  """[B - 1] edges -> [B] centres (the last, open bin gets centre last + step/2 + step)."""
-  step = breaks[1] - breaks[0]
-  centers = breaks + step / 2
-  return jnp.concatenate([centers, centers[-1:] + step])
-
-
 def expected_aligned_error(logits: jnp.ndarray, breaks: jnp.ndarray) -> jnp.ndarray:
-  """PAE matrix [N, N] = sum_b p_b * centre_b (Suppl. Sec. 1.9.7)."""
-  return jnp.sum(jax.nn.softmax(logits, -1) * _bin_centers(breaks), axis=-1)
-
-
-def predicted_tm_score(logits: jnp.ndarray, breaks: jnp.ndarray,
-                       residue_weights: Optional[jnp.ndarray] = None) -> jnp.ndarray:
-  """pTM (Suppl. eq. 40): max over alignments i of sum_j w_j E[f_TM(e_ij)], with the
-  TM-score d0(N) = 1.24 (max(N, 19) - 15)^(1/3) - 1.8 and N = sum of weights.
-
-  NOTE: kept local (model/heads/predicted_aligned_error.py has the same function) so that the
-  losses import without pulling in the model package.
-  """
-  n = logits.shape[0]
-  w = jnp.ones((n,), jnp.float32) if residue_weights is None else jnp.asarray(
-      residue_weights, jnp.float32)
-  num_res = jnp.maximum(jnp.sum(w), 19.)
-  d0 = 1.24 * (num_res - 15.) ** (1. / 3) - 1.8
-  tm_per_bin = 1. / (1. + jnp.square(_bin_centers(breaks)) / jnp.square(d0))   # [B]
-  tm_term = jnp.sum(jax.nn.softmax(logits, -1) * tm_per_bin, axis=-1)        # [N, N]
-  pair_w = w[:, None] * w[None, :]                                            # [N, N]
-  normed = pair_w / (1e-8 + jnp.sum(pair_w, axis=-1, keepdims=True))
-  per_alignment = jnp.sum(tm_term * normed, axis=-1)                          # [N]
-  return jnp.max(per_alignment * w)
+  """PAE matrix [N, N] = sum_b p_b * centre_b (Suppl. Sec. 1.9.7), the PAE head's definition."""
+  return compute_predicted_aligned_error(logits, breaks)['predicted_aligned_error']
 
 
 def predicted_final_frames(predictions: Mapping) -> Rigid:

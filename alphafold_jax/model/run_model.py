@@ -61,7 +61,8 @@ class RunModel:
     self.params = params
     self.transformed = hk.transform(forward_fn(config))
     self._init = jax.jit(lambda k, b: self.transformed.init(k, b, False))
-    self._apply = jax.jit(lambda p, k, b: self.transformed.apply(p, k, b, False))
+    # num_recycle is traced: one compiled function serves every recycle count
+    self._apply = jax.jit(lambda p, k, b, n: self.transformed.apply(p, k, b, False, n))
 
   def init_params(self, features: Mapping[str, Any], random_seed: int = 0) -> Mapping:
     """Random parameters (AF2 initialisers) for the shapes of `features`."""
@@ -80,15 +81,25 @@ class RunModel:
     from data_pipeline import process_features  # pylint: disable=g-import-not-at-top
     return process_features(raw_features, self.config.data, random_seed)
 
-  def predict(self, features: Mapping[str, Any], random_seed: int = 0) -> dict:
-    """Runs all recycling iterations; returns NumPy outputs with AF2's key names."""
+  def predict(self, features: Mapping[str, Any], random_seed: int = 0,
+              num_recycle: Optional[int] = None) -> dict:
+    """Runs all recycling iterations; returns NumPy outputs with AF2's key names.
+
+    num_recycle: recycles to run (default config.num_recycle); cycle i reads ensemble member
+    min(i, E - 1). Changing it does not recompile.
+    """
     if self.params is None:
       raise ValueError('RunModel has no parameters: pass params or call init_params first')
     batch = model_inputs(features)
     if batch['aatype'].ndim != 2:
       raise ValueError('predict expects processed features with a leading ensemble axis: '
                        f"aatype [E, N], got shape {batch['aatype'].shape}")
-    ret = self._apply(self.params, jax.random.PRNGKey(random_seed), batch)
+    if num_recycle is None:
+      num_recycle = self.config.num_recycle
+    if int(num_recycle) < 0:
+      raise ValueError(f'num_recycle must be >= 0, got {num_recycle}')
+    ret = self._apply(self.params, jax.random.PRNGKey(random_seed), batch,
+                      np.int32(num_recycle))
     return jax.tree_util.tree_map(np.asarray, _public_outputs(ret))
 
 

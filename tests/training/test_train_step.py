@@ -54,8 +54,10 @@ def test_step_equals_loop_of_examples(tiny_preset, tiny_params, tiny_examples, c
   assert int(metrics['num_recycle']) == n_rec
   np.testing.assert_allclose(float(metrics['loss']), want_loss, rtol=1e-5)
   got = jax.tree.leaves(new_state.opt_state)
+  # float32 summation-order noise scales with the largest gradient, not with each entry
+  scale = max(float(np.max(np.abs(w))) for w in jax.tree.leaves(want_grad))
   for g, w in zip(got, jax.tree.leaves(want_grad)):
-    np.testing.assert_allclose(np.asarray(g), w, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(g), w, rtol=1e-4, atol=1e-5 * scale)
   assert int(new_state.step) == 1
   assert not np.array_equal(np.asarray(new_state.rng), np.asarray(state.rng))
 
