@@ -41,7 +41,8 @@ def plot_plddt(plddt: np.ndarray, path: str, title: str = '') -> None:
   ax.set_xlabel('Residue')
   ax.set_ylabel('pLDDT')
   ax.set_title(f'{title}  mean pLDDT {np.mean(plddt):.1f}'.strip())
-  ax.legend(loc='lower left', fontsize=7, ncol=4, frameon=False)
+  # legend beside the axes: low-confidence curves run along the bottom band
+  ax.legend(loc='center left', bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False)
   fig.tight_layout()
   fig.savefig(path, format='png')
 

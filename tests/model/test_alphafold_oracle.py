@@ -30,13 +30,14 @@ oracle_config = pytest.importorskip('alphafold.model.config')
 from alphafold.model import features as oracle_features  # noqa: E402
 from alphafold.model import modules as oracle_modules  # noqa: E402
 
-# Every parameter (zero-initialised ones included) gets N(0, PARAM_NOISE^2) added. Random
-# networks amplify fp32 rounding differences (~1e-5 A per structure-module pass) through the
-# recycled positions and pair: measured max |d pos| 2.6e-4 / 4.6e-4 A after 1 recycle
-# (model_3_ptm) and 1.07e-3 / 1.4e-3 A after 3 recycles (model_1_ptm, templates), at noise
-# 0.02 / 0.05. The issue's 1e-3 A target therefore holds at 1 recycle and is missed by ~7 %
-# at 3; the 3-recycle bound below is 2e-3 A (pLDDT stays within 1e-4 in every case).
-PARAM_NOISE = 0.02
+# Every parameter (zero-initialised ones included) gets N(0, PARAM_NOISE^2) added. The random
+# network's structures span ~170 A (fp32 ulp 1.5e-5 A), and its structure module turns the
+# trunk's fp32 rounding differences (pair ~8e-6 on values ~12) into ~7e-4 A already in the
+# first cycle: the 1e-3 A target sits a few ulps above fp32 resolution. Measured at noise
+# 0.01 (tests' fast-compile XLA flags, model_1_ptm, templates): 6.9e-4 / 6.9e-4 / 6.4e-4 /
+# 8.5e-4 A after 0/1/2/3 recycles. At noise 0.02 the 3-recycle value was 1.6e-3 A (1.07e-3
+# with XLA's default optimisation): larger weights amplify more, not a different answer.
+PARAM_NOISE = 0.01
 
 NUM_BLOCKS = dict(evoformer_num_block=1, extra_msa_stack_num_block=1,
                   template_pair_stack_num_block=1)
@@ -114,53 +115,77 @@ def _perturbed_oracle_params(cfg, feats, seed):
   return transformed, jax.tree_util.tree_unflatten(tree, leaves)
 
 
-def _run_oracle(transformed, params, feats, num_recycle, num_res):
+def _run_oracle(transformed, params, feats, num_cycles, num_res):
+  """The oracle's outputs after each of num_cycles cycles (fp32 prev, member r in cycle r)."""
   apply = jax.jit(transformed.apply)
   prev = {'prev_msa_first_row': jnp.zeros((num_res, 256)),
           'prev_pair': jnp.zeros((num_res, num_res, 128)),
           'prev_pos': jnp.zeros((num_res, 37, 3))}
-  for r in range(num_recycle + 1):
+  per_cycle = []
+  for r in range(num_cycles):
     sub = jax.tree_util.tree_map(lambda x: x[r:r + 1], feats)
     ret = apply(params, jax.random.PRNGKey(0), {**sub, 'prev': prev})
     prev = ret['prev']
-  return ret
+    per_cycle.append(jax.tree_util.tree_map(np.asarray, {
+        'final_atom_positions': ret['structure_module']['final_atom_positions'],
+        'plddt': ret['plddt'], 'predicted_aligned_error': ret['predicted_aligned_error'],
+        'ptm': ret['ptm']}))
+  return per_cycle
 
 
-@pytest.mark.parametrize('name,num_recycle,templates,pos_tol', [
-    ('model_3_ptm', 1, False, 1e-3),
-    ('model_1_ptm', 3, True, 2e-3),
-])
-def test_whole_model_matches_oracle(tmp_path, name, num_recycle, templates, pos_tol):
+MAX_RECYCLE = 3
+POS_TOL = {1: 1e-3, 3: 1e-3}  # angstrom, by number of recycles (see PARAM_NOISE above)
+
+
+@pytest.mark.parametrize('name,templates', [('model_1_ptm', True), ('model_3_ptm', False)])
+def test_whole_model_matches_oracle(tmp_path, name, templates):
+  """Both recycle counts (1 and 3) in one test: one compile per side serves both.
+
+  The features hold MAX_RECYCLE + 1 ensemble members (one MSA sample per cycle); the
+  1-recycle run reads the first two on both sides.
+  """
   rng = np.random.default_rng(7)
-  cfg = _oracle_cfg(name, num_recycle)
+  cfg = _oracle_cfg(name, MAX_RECYCLE)
   raw = _raw_features(templates, rng)
   feats = oracle_features.np_example_to_features(raw, cfg, random_seed=3)
   num_res = feats['aatype'].shape[1]
-  assert feats['aatype'].shape[0] == num_recycle + 1  # one MSA sample per cycle
+  assert feats['aatype'].shape[0] == MAX_RECYCLE + 1  # one MSA sample per cycle
+  assert ('template_aatype' in feats) == templates
 
   transformed, oracle_params = _perturbed_oracle_params(cfg, feats, seed=11)
   path = tmp_path / f'params_{name}.npz'
   save_alphafold_params(oracle_params, path)
-
-  ours_cfg = model_config(name, num_recycle=num_recycle, subbatch_size=None,
+  ours_cfg = model_config(name, num_recycle=MAX_RECYCLE, subbatch_size=None,
                           deterministic=True, zero_init=False, **NUM_BLOCKS)
   model = RunModel(ours_cfg)
   model.params = load_alphafold_params(path, expected=model.param_shapes(feats))
-  ours = model.predict(feats)
+  per_cycle = _run_oracle(transformed, oracle_params, feats, MAX_RECYCLE + 1, num_res)
 
-  theirs = _run_oracle(transformed, oracle_params, feats, num_recycle, num_res)
-  pos_delta = np.abs(ours['final_atom_positions'] -
-                     np.asarray(theirs['structure_module']['final_atom_positions']))
-  mask = ours['final_atom_mask'][..., None] > 0
-  max_pos = float(np.max(np.where(mask, pos_delta, 0.0)))
-  max_plddt = float(np.max(np.abs(ours['plddt'] - np.asarray(theirs['plddt']))))
-  max_pae = float(np.max(np.abs(ours['predicted_aligned_error'] -
-                                np.asarray(theirs['predicted_aligned_error']))))
-  print(f'{name} recycles={num_recycle}: max|d pos|={max_pos:.2e} A, '
-        f'max|d plddt|={max_plddt:.2e}, max|d pae|={max_pae:.2e}, '
-        f'ptm {float(ours["ptm"]):.5f} vs {float(theirs["ptm"]):.5f}')
-  assert int(ours['num_recycles']) == num_recycle
-  assert max_pos <= pos_tol
-  assert max_plddt <= 1e-2
-  assert max_pae <= 1e-2
-  assert abs(float(ours['ptm']) - float(theirs['ptm'])) <= 1e-4
+  failures = []
+  for num_recycle, pos_tol in POS_TOL.items():
+    theirs = per_cycle[num_recycle]
+    ours = model.predict(feats, num_recycle=num_recycle)
+    mask = ours['final_atom_mask'][..., None] > 0
+
+    def max_pos_delta(other):
+      return float(np.max(np.where(mask, np.abs(ours['final_atom_positions'] - other), 0.0)))
+
+    max_pos = max_pos_delta(theirs['final_atom_positions'])
+    max_plddt = float(np.max(np.abs(ours['plddt'] - theirs['plddt'])))
+    max_pae = float(np.max(np.abs(ours['predicted_aligned_error'] -
+                                  theirs['predicted_aligned_error'])))
+    d_ptm = abs(float(ours['ptm']) - float(theirs['ptm']))
+    print(f'{name} recycles={num_recycle}: max|d pos|={max_pos:.2e} A, '
+          f'max|d plddt|={max_plddt:.2e}, max|d pae|={max_pae:.2e}, |d ptm|={d_ptm:.1e}')
+    checks = {
+        'num_recycles': int(ours['num_recycles']) == num_recycle,
+        # one cycle fewer gives another structure: the comparison can tell counts apart
+        'distinct cycles': max_pos_delta(per_cycle[num_recycle - 1]['final_atom_positions'])
+                           > 10 * pos_tol,
+        f'pos <= {pos_tol}': max_pos <= pos_tol,
+        'plddt <= 1e-2': max_plddt <= 1e-2,
+        'pae <= 1e-2': max_pae <= 1e-2,
+        'ptm <= 1e-4': d_ptm <= 1e-4,
+    }
+    failures += [f'{num_recycle} recycles: {k}' for k, ok in checks.items() if not ok]
+  assert not failures, failures
