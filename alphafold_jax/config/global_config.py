@@ -1,7 +1,12 @@
 """Settings shared by every module (AF2's `global_config`)."""
 
 import dataclasses
+import numbers
 from typing import Optional
+
+
+class GlobalConfigError(ValueError):
+  """Raised for an invalid global setting."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -9,12 +14,20 @@ class GlobalConfig:
   """Model-wide switches; none of them changes the maths in fp32.
 
   deterministic: disable dropout (inference).
-  subbatch_size: chunk size for attention/transition/outer-product-mean at inference;
-    None = no chunking. Set from one place (a preset or `ops.chunking` length table).
+  subbatch_size: rows per chunk for attention/transition/outer-product-mean at inference;
+    None = no chunking (AF2 default 4).
+  chunk_budget_mib: if set, overrides subbatch_size: each chunked sub-layer picks its rows so
+    the largest intermediate of one chunk stays under this many MiB.
+  chunk_in_training: chunk in training too (AF2 never does); chunks are checkpointed so the
+    backward pass runs chunk by chunk.
+  remat_sublayers: in training, recompute each residual branch of an Evoformer/Pairformer
+    block in the backward pass.
   use_remat: rematerialise each stacked block in the backward pass.
   zero_init: AF2's zero initialisation of final layers of residual branches.
   bfloat16: bf16 compute with fp32 parameters.
   eval_dropout: keep dropout on at inference (AF2 option).
+
+  The memory fields are read in one place, `alphafold_jax.ops.memory_policy`.
   """
   deterministic: bool = False
   subbatch_size: Optional[int] = 4
@@ -22,3 +35,16 @@ class GlobalConfig:
   zero_init: bool = True
   bfloat16: bool = False
   eval_dropout: bool = False
+  chunk_budget_mib: Optional[float] = None
+  chunk_in_training: bool = False
+  remat_sublayers: bool = False
+
+  def __post_init__(self):
+    if self.subbatch_size is not None and (not isinstance(self.subbatch_size, numbers.Integral)
+                                           or isinstance(self.subbatch_size, bool)
+                                           or self.subbatch_size <= 0):
+      raise GlobalConfigError(
+          f'subbatch_size must be a positive int or None, got {self.subbatch_size!r}')
+    if self.chunk_budget_mib is not None and not self.chunk_budget_mib > 0:
+      raise GlobalConfigError(
+          f'chunk_budget_mib must be positive or None, got {self.chunk_budget_mib!r}')

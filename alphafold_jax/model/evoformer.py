@@ -33,6 +33,7 @@ from alphafold_jax.model.msa import (MSAColumnAttention, MSAColumnAttentionConfi
 from alphafold_jax.model.outer_product_mean import OuterProductMean, OuterProductMeanConfig
 from alphafold_jax.model.transition import Transition, TransitionConfig
 from alphafold_jax.nn import dropout_residual
+from alphafold_jax.ops import memory_policy
 from alphafold_jax.ops.layer_stack import layer_stack
 
 _field = dataclasses.field
@@ -81,28 +82,33 @@ class EvoformerIteration(hk.Module):
     c, gc = self.config, self.global_config
     msa_mask = msa_mask.astype(msa.dtype)
     pair_mask = pair_mask.astype(pair.dtype)
-    residual = lambda act, update, sub: _residual(act, update, sub, gc, is_training)
-    outer = OuterProductMean(c.outer_product_mean, gc, pair.shape[-1], name='outer_product_mean')
 
+    def residual(act, module, sub, *args):
+      # act + Dropout(module(*args)); the branch is recomputed in the backward pass when the
+      # memory policy says so (ops/memory_policy.py). Dropout stays outside the remat.
+      update = memory_policy.sublayer(lambda *a: module(*a, is_training), gc, is_training)(*args)
+      return _residual(act, update, sub, gc, is_training)
+
+    outer = OuterProductMean(c.outer_product_mean, gc, pair.shape[-1], name='outer_product_mean')
     if c.outer_product_mean.first:
-      pair = residual(pair, outer(msa, msa_mask, is_training), c.outer_product_mean)
+      pair = residual(pair, outer, c.outer_product_mean, msa, msa_mask)
 
     row = MSARowAttentionWithPairBias(c.msa_row_attention_with_pair_bias, gc,
                                       name='msa_row_attention_with_pair_bias')
-    msa = residual(msa, row(msa, msa_mask, pair, is_training), c.msa_row_attention_with_pair_bias)
+    msa = residual(msa, row, c.msa_row_attention_with_pair_bias, msa, msa_mask, pair)
 
     if self.is_extra_msa:
       column = MSAColumnGlobalAttention(c.msa_column_attention, gc,
                                         name='msa_column_global_attention')
     else:
       column = MSAColumnAttention(c.msa_column_attention, gc, name='msa_column_attention')
-    msa = residual(msa, column(msa, msa_mask, is_training), c.msa_column_attention)
+    msa = residual(msa, column, c.msa_column_attention, msa, msa_mask)
 
     msa_transition = Transition(c.msa_transition, gc, name='msa_transition')
-    msa = residual(msa, msa_transition(msa, msa_mask, is_training), c.msa_transition)
+    msa = residual(msa, msa_transition, c.msa_transition, msa, msa_mask)
 
     if not c.outer_product_mean.first:
-      pair = residual(pair, outer(msa, msa_mask, is_training), c.outer_product_mean)
+      pair = residual(pair, outer, c.outer_product_mean, msa, msa_mask)
 
     pair_blocks = (
         ('triangle_multiplication_outgoing', triangle.TriangleMultiplication),
@@ -113,7 +119,7 @@ class EvoformerIteration(hk.Module):
     )
     for block_name, block_cls in pair_blocks:
       sub = getattr(c, block_name)
-      pair = residual(pair, block_cls(sub, gc, name=block_name)(pair, pair_mask, is_training), sub)
+      pair = residual(pair, block_cls(sub, gc, name=block_name), sub, pair, pair_mask)
     return msa, pair
 
 
@@ -126,7 +132,7 @@ def evoformer_stack(msa: jnp.ndarray, pair: jnp.ndarray, msa_mask: jnp.ndarray,
 
   Call inside the `evoformer` scope; parameters land under `name` (default
   'extra_msa_stack' or 'evoformer_iteration', as AF2) with a leading [num_block] axis.
-  Remat per block follows `global_config.use_remat`.
+  Remat per block (and per sub-layer) follows the memory policy (ops/memory_policy.py).
   """
   if name is None:
     name = 'extra_msa_stack' if is_extra_msa else 'evoformer_iteration'
@@ -136,5 +142,6 @@ def evoformer_stack(msa: jnp.ndarray, pair: jnp.ndarray, msa_mask: jnp.ndarray,
     msa_act, pair_act = carry
     return block(msa_act, pair_act, msa_mask, pair_mask, is_training)
 
-  stack = layer_stack(num_block, remat=global_config.use_remat, unroll=unroll)(one_block)
+  stack = layer_stack(num_block, remat=memory_policy.block_remat(global_config),
+                      unroll=unroll)(one_block)
   return stack((msa, pair))

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from alphafold_jax.config.global_config import GlobalConfig
 from alphafold_jax.model.attention import Attention, AttentionConfig, GlobalAttention, mask_to_bias
 from alphafold_jax.nn import LayerNorm
-from alphafold_jax.ops import chunking
+from alphafold_jax.ops import memory_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +77,7 @@ class MSARowAttentionWithPairBias(hk.Module):
     pair_bias = jnp.einsum('qkc,ch->hqk', pair_act, feat_2d_weights)  # [H, N, N]
     return Attention(c.attention(), self.global_config, msa.shape[-1])(
         act, act, bias, pair_bias,
-        chunk_size=chunking.chunk_size(self.global_config, is_training))  # [S, N, c_m]
+        chunk_size=memory_policy.chunk_policy(self.global_config, is_training))  # [S, N, c_m]
 
 
 class MSAColumnAttention(hk.Module):
@@ -97,7 +97,8 @@ class MSAColumnAttention(hk.Module):
     bias = mask_to_bias(mask_t, msa.dtype)[:, None, None, :]  # [N, 1, 1, S]
     act = LayerNorm(name='query_norm')(msa_t)
     update = Attention(self.config.attention(), self.global_config, msa.shape[-1])(
-        act, act, bias, chunk_size=chunking.chunk_size(self.global_config, is_training))
+        act, act, bias,
+        chunk_size=memory_policy.chunk_policy(self.global_config, is_training))
     return jnp.swapaxes(update, 0, 1)  # [S, N, c_m]
 
 
@@ -122,5 +123,6 @@ class MSAColumnGlobalAttention(hk.Module):
     act = LayerNorm(name='query_norm')(msa_t)
     update = GlobalAttention(self.config.attention(), self.global_config, msa.shape[-1],
                              name='attention')(
-        act, act, mask_t, chunk_size=chunking.chunk_size(self.global_config, is_training))
+        act, act, mask_t,
+        chunk_size=memory_policy.chunk_policy(self.global_config, is_training))
     return jnp.swapaxes(update, 0, 1)  # [S, N, c_m]

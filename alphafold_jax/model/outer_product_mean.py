@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from alphafold_jax.config.global_config import GlobalConfig
 from alphafold_jax.nn import LayerNorm, Linear
-from alphafold_jax.ops import chunking
+from alphafold_jax.ops import chunking, memory_policy
 
 _NORM_EPSILON = 1e-3
 
@@ -67,7 +67,8 @@ class OuterProductMean(hk.Module):
       outer = jnp.einsum('sic,sje->ijce', left_chunk, right_all)  # [n_i, N, c, c]
       return jnp.einsum('ijce,cef->ijf', outer, output_w) + output_b  # [n_i, N, c_z]
 
-    update = chunking.chunked_map(rows_of_pair, chunking.chunk_size(self.global_config, is_training),
-                                  [left], [right], in_axis=1, out_axis=0)  # [N, N, c_z]
+    chunks = memory_policy.chunk_policy(self.global_config, is_training, 'outer_product_mean')
+    update = chunking.chunked_map(rows_of_pair, chunks, [left], [right],
+                                  in_axis=1, out_axis=0)  # [N, N, c_z]
     norm = jnp.einsum('si,sj->ij', mask[..., 0], mask[..., 0])[..., None]  # [N, N, 1]
     return update / (_NORM_EPSILON + norm)

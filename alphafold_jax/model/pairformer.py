@@ -28,6 +28,7 @@ from alphafold_jax.model import triangle
 from alphafold_jax.model.msa import MSARowAttentionConfig, MSARowAttentionWithPairBias
 from alphafold_jax.model.transition import Transition, TransitionConfig
 from alphafold_jax.nn import dropout_residual
+from alphafold_jax.ops import memory_policy
 from alphafold_jax.ops.layer_stack import layer_stack
 
 _field = dataclasses.field
@@ -68,7 +69,9 @@ class PairformerBlock(hk.Module):
     seq_mask = seq_mask.astype(pair.dtype)
     pair_mask = seq_mask[:, None] * seq_mask[None, :]  # [N, N]
 
-    def residual(act, update, sub):
+    def residual(act, module, sub, *args):
+      # act + Dropout(module(*args)), the branch rematerialised as the memory policy says.
+      update = memory_policy.sublayer(lambda *a: module(*a, is_training), gc, is_training)(*args)
       return dropout_residual(act, update, rate=sub.dropout_rate, orientation=sub.orientation,
                               shared_dropout=sub.shared_dropout, global_config=gc,
                               is_training=is_training)
@@ -82,17 +85,15 @@ class PairformerBlock(hk.Module):
     )
     for block_name, block_cls in pair_blocks:
       sub = getattr(c, block_name)
-      pair = residual(pair, block_cls(sub, gc, name=block_name)(pair, pair_mask, is_training), sub)
+      pair = residual(pair, block_cls(sub, gc, name=block_name), sub, pair, pair_mask)
 
     single_rows = single[None]  # [1, N, c_s]: the single track as a one-row MSA
     row_mask = seq_mask[None]  # [1, N]
     attention = MSARowAttentionWithPairBias(c.single_attention, gc,
                                             name='single_attention_with_pair_bias')
-    single_rows = residual(single_rows, attention(single_rows, row_mask, pair, is_training),
-                           c.single_attention)
+    single_rows = residual(single_rows, attention, c.single_attention, single_rows, row_mask, pair)
     transition = Transition(c.single_transition, gc, name='single_transition')
-    single_rows = residual(single_rows, transition(single_rows, row_mask, is_training),
-                           c.single_transition)
+    single_rows = residual(single_rows, transition, c.single_transition, single_rows, row_mask)
     return single_rows[0], pair
 
 
@@ -100,10 +101,11 @@ def pairformer_stack(single: jnp.ndarray, pair: jnp.ndarray, seq_mask: jnp.ndarr
                      config: PairformerBlockConfig, global_config: GlobalConfig, num_block: int,
                      is_training: bool = False, name: str = 'pairformer_block'
                      ) -> Tuple[jnp.ndarray, jnp.ndarray]:
-  """num_block Pairformer blocks as one scanned layer stack (remat per GlobalConfig.use_remat)."""
+  """num_block Pairformer blocks as one scanned layer stack (remat as ops/memory_policy.py says)."""
   block = PairformerBlock(config, global_config, name=name)
 
   def one_block(carry):
     return block(carry[0], carry[1], seq_mask, is_training)
 
-  return layer_stack(num_block, remat=global_config.use_remat)(one_block)((single, pair))
+  stack = layer_stack(num_block, remat=memory_policy.block_remat(global_config))
+  return stack(one_block)((single, pair))

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from alphafold_jax.config.global_config import GlobalConfig
 from alphafold_jax.nn import LayerNorm, weight_initializer
-from alphafold_jax.ops import chunking
+from alphafold_jax.ops import chunking, memory_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +80,8 @@ class Transition(hk.Module):
       hidden = jax.nn.relu(jnp.einsum('abc,ch->abh', x, w1) + b1)  # [n_a, N_b, n*c]
       return jnp.einsum('abh,hc->abc', hidden, w2) + b2  # [n_a, N_b, c]
 
-    return chunking.chunked_map(mlp, chunking.chunk_size(self.global_config, is_training), [act])
+    chunks = memory_policy.chunk_policy(self.global_config, is_training)
+    return chunking.chunked_map(mlp, chunks, [act])
 
   @hk.transparent
   def _swiglu(self, act: jnp.ndarray, num_hidden: int, is_training: bool) -> jnp.ndarray:
@@ -96,4 +97,5 @@ class Transition(hk.Module):
       hidden = jax.nn.silu(ab[..., :num_hidden]) * ab[..., num_hidden:]  # [n_a, N_b, n c]
       return jnp.einsum('abh,hc->abc', hidden, w_out)  # [n_a, N_b, c]
 
-    return chunking.chunked_map(mlp, chunking.chunk_size(self.global_config, is_training), [act])
+    chunks = memory_policy.chunk_policy(self.global_config, is_training)
+    return chunking.chunked_map(mlp, chunks, [act])

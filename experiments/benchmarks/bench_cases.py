@@ -13,6 +13,7 @@ and for the whole model calc_extended_ptm=False, use_probs_extended=False.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import resource
 import statistics
@@ -71,8 +72,12 @@ def _normal(seed, shape, scale=1.0):
 
 
 def our_config(subbatch: int, **kw):
+  """model_1_ptm with GlobalConfig.subbatch_size = subbatch. The dotted name matters: a bare
+  `subbatch_size=` override also sets the template point-wise attention's own chunk (AF2: 128
+  rows, which the oracle keeps), so ours would run that attention in 4-row chunks."""
   from alphafold_jax.config import model_config
-  return model_config('model_1_ptm', subbatch_size=subbatch, deterministic=True, **kw)
+  return model_config('model_1_ptm', deterministic=True,
+                      **{'global_config.subbatch_size': subbatch}, **kw)
 
 
 def oracle_config(subbatch: int):
@@ -95,16 +100,35 @@ def oracle_config(subbatch: int):
 # Each builder returns (transformed, args, kind) where kind is 'fwd' or 'fwd+bwd'.
 
 
+# Our memory-policy variants (alphafold_jax/ops/memory_policy.py), same parameter tree as 'ours':
+#   ours_auto:   inference chunks sized from a memory budget (`auto_chunking`, 16 MiB per
+#                chunk's largest intermediate) instead of subbatch rows;
+#   ours_lowmem: the training graph (is_training=True, dropout off) under `low_memory_training`
+#                (checkpointed 64 MiB chunks, every sub-layer recomputed in the backward pass).
+OUR_VARIANTS = ('ours_auto', 'ours_lowmem')
+
+
+def our_global_config_variant(cfg, impl):
+  from alphafold_jax.ops import memory_policy
+  if impl == 'ours_auto':
+    return memory_policy.auto_chunking(cfg.global_config)
+  if impl == 'ours_lowmem':
+    return memory_policy.low_memory_training(cfg.global_config)
+  return cfg.global_config
+
+
 def evoformer_case(impl, n_seq, n_res, subbatch):
   args = (_normal(1, (n_seq, n_res, 256)), _normal(2, (n_res, n_res, 128)),
           jnp.ones((n_seq, n_res), jnp.float32), jnp.ones((n_res, n_res), jnp.float32))
-  if impl == 'ours':
+  if impl.startswith('ours'):
     from alphafold_jax.model.evoformer import EvoformerIteration
     cfg = our_config(subbatch)
+    gc = our_global_config_variant(cfg, impl)
+    is_training = impl == 'ours_lowmem'
 
     def fn(msa, pair, msa_mask, pair_mask):
-      return EvoformerIteration(cfg.evoformer.evoformer, cfg.global_config, False,
-                                name='evoformer_iteration')(msa, pair, msa_mask, pair_mask, False)
+      return EvoformerIteration(cfg.evoformer.evoformer, gc, False, name='evoformer_iteration')(
+          msa, pair, msa_mask, pair_mask, is_training)
   else:
     from alphafold.model import modules
     cfg = oracle_config(subbatch).model
@@ -160,9 +184,10 @@ WHOLE_BLOCKS = dict(evoformer_num_block=2, extra_msa_stack_num_block=1)
 def whole_model_case(impl, features, subbatch):
   """2 Evoformer + 1 extra-MSA block, 2 template-pair blocks (model_1_ptm), 0 recycles."""
   n_res = features['aatype'].shape[1]
-  if impl == 'ours':
+  if impl in ('ours', 'ours_auto'):
     from alphafold_jax.model.run_model import forward_fn, model_inputs
     cfg = our_config(subbatch, num_recycle=0, zero_init=False, **WHOLE_BLOCKS)
+    cfg = dataclasses.replace(cfg, global_config=our_global_config_variant(cfg, impl))
     batch = {k: jnp.asarray(v) for k, v in model_inputs(features).items()}
     fwd = forward_fn(cfg)
 
@@ -245,8 +270,8 @@ def run_case(spec: dict) -> dict:
   if family == 'evoformer':
     # XLA's cost analysis counts a while-loop body once, so the subbatch-chunked program
     # under-reports FLOPs; count them on the same block without chunking (lowered, not run).
-    plain, _ = evoformer_case(impl, spec['n_seq'], spec['n_res'],
-                              None if impl == 'ours' else 10 ** 9)
+    plain, _ = evoformer_case('ours' if impl.startswith('ours') else impl, spec['n_seq'],
+                              spec['n_res'], None if impl.startswith('ours') else 10 ** 9)
     plain_fn = (jax.jit(lambda p, *a: plain.apply(p, key, *a)) if spec['kind'] == 'fwd' else
                 jax.jit(jax.value_and_grad(lambda p, *a: _loss(plain.apply(p, key, *a)))))
     flops_unchunked = _cost_flops(plain_fn.lower(params, *args))

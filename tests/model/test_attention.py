@@ -7,7 +7,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from alphafold_jax.model.attention import Attention, AttentionConfig, AttentionConfigError, GlobalAttention, mask_to_bias
+from alphafold_jax.model.attention import (HEADS_FIRST_MIN_LOGITS, Attention, AttentionConfig,
+                                          AttentionConfigError, GlobalAttention, mask_to_bias)
 from tests.ops import trunk_testing as tt
 
 
@@ -20,18 +21,23 @@ def _oracle_cfg(num_head, key_dim=None, value_dim=None, gating=True):
   return ml_collections.ConfigDict(d)
 
 
-@pytest.mark.parametrize('num_head,key_dim,value_dim,gating,a,o', [
-    (8, None, None, True, 256, 256),  # MSA row attention width
-    (4, 64, 64, False, 64, 64),        # template point-wise attention flavour
-    (3, 9, 15, True, 7, 5),            # small odd widths
+@pytest.mark.parametrize('num_head,key_dim,value_dim,gating,a,o,Q', [
+    (8, None, None, True, 256, 256, 7),  # MSA row attention width
+    (4, 64, 64, False, 64, 64, 7),        # template point-wise attention flavour
+    (3, 9, 15, True, 7, 5, 7),            # small odd widths
+    (3, 9, 15, True, 7, 5, 67),           # B*H*Q*K > HEADS_FIRST_MIN_LOGITS: heads-first layout
+    (2, None, None, False, 6, 5, 83),
 ])
-def test_attention_matches_oracle(num_head, key_dim, value_dim, gating, a, o):
+def test_attention_matches_oracle(num_head, key_dim, value_dim, gating, a, o, Q):
   from alphafold.model import modules
   _, _, ogc = tt.oracle_configs()
-  B, Q = 5, 7
+  B = 5
+  heads_first = B * num_head * Q * Q > HEADS_FIRST_MIN_LOGITS
+  assert heads_first == (Q > 64)  # and 2-row chunks (below) always use the other layout
+  assert 2 * num_head * Q * Q <= HEADS_FIRST_MIN_LOGITS
   q = tt.normal(1, (B, Q, a))
   m = tt.normal(2, (B, Q, a))
-  mask = tt.padded_mask((B, Q), (4, 5), seed=3)
+  mask = tt.padded_mask((B, Q), (4, Q - 2), seed=3)
   bias = mask_to_bias(jnp.asarray(mask), jnp.float32)[:, None, None, :]
   shared = tt.normal(4, (num_head, Q, Q))
   cfg = AttentionConfig(num_head=num_head, key_dim=key_dim, value_dim=value_dim, gating=gating)

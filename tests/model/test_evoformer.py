@@ -140,17 +140,38 @@ def test_scan_equals_loop_with_dropout():
   assert tt.max_diff(m_other, m, args[2]) > 1e-3  # dropout really was active
 
 
-def test_gradients_finite_with_padding():
-  """Extra-MSA block (global attention, masked means) on padded rows/residues: finite, non-zero grads."""
+def test_gradients_finite_with_padding_and_low_memory_policy_equal():
+  """Extra-MSA block (global attention, masked means) on padded rows/residues, in training:
+  finite, non-zero grads; and the low-memory training policy (ops/memory_policy.py: 2-row
+  checkpointed chunks, every sub-layer recomputed in the backward pass) gives the same values
+  and gradients with the same parameter tree."""
+  from alphafold_jax.ops import memory_policy
   cfg = _odd_config()
   args = _inputs(4, 6, 2, 4, 15, 9, seed=12)
-  t = hk.transform(lambda *a: evoformer.EvoformerIteration(cfg, tt.our_global_config(), True)(*a))
-  params = tt.random_params(tt.param_shapes(t, *args), seed=13)
-  grads = jax.jit(jax.grad(lambda p, m, z: _loss(*t.apply(p, None, m, z, *args[2:]), args),
-                           argnums=(0, 1, 2)))(params, args[0], args[1])
+  plain_gc = tt.our_global_config()
+  low_gc = dataclasses.replace(memory_policy.low_memory_training(plain_gc), subbatch_size=2,
+                               chunk_budget_mib=None)
+  block = lambda gc: hk.transform(
+      lambda *a: evoformer.EvoformerIteration(cfg, gc, True)(*a, is_training=True))
+  t, t_low = block(plain_gc), block(low_gc)
+  shapes = tt.param_shapes(t, *args)
+  tt.same_tree_structure(tt.param_shapes(t_low, *args), shapes)
+  params = tt.random_params(shapes, seed=13)
+
+  def value_and_grads(t):
+    loss = lambda p, m, z: _loss(*t.apply(p, None, m, z, *args[2:]), args)
+    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))(params, args[0], args[1])
+
+  (value, grads), (value_low, grads_low) = value_and_grads(t), value_and_grads(t_low)
   leaves = jax.tree_util.tree_leaves(grads)
   assert all(np.isfinite(np.asarray(x)).all() for x in leaves)
   assert all(np.abs(np.asarray(x)).max() > 0 for x in jax.tree_util.tree_leaves(grads[0]))
+  print(f'low-memory policy: |dv| = {abs(float(value_low - value)):.1e}, '
+        f'grads rel diff = {tt.tree_rel_diff(grads_low, grads):.1e}')
+  assert abs(float(value_low - value)) <= 1e-5 * max(1.0, abs(float(value)))
+  assert tt.tree_rel_diff(grads_low, grads) <= 1e-5
+  jaxpr = str(jax.make_jaxpr(lambda p: t_low.apply(p, None, *args))(params))
+  assert jaxpr.count('custom_vjp_call') >= 9 and 'scan' in jaxpr  # remat and chunks active
 
 
 @pytest.mark.parametrize('is_extra', [False, True])
@@ -177,3 +198,4 @@ def test_chunked_equals_unchunked_and_padding_invariance(is_extra):
   d_pad = max(tt.max_diff(m_big[:s, :n], m), tt.max_diff(z_big[:n, :n], z))
   print(f'padding invariance (extra={is_extra}) max|d| = {d_pad:.2e}')
   assert d_pad <= 1e-5
+

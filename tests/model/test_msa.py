@@ -78,7 +78,11 @@ def test_outer_product_mean_matches_oracle(c_m, c_z, c):
   _, _, ogc = tt.oracle_configs()
   cfg = OuterProductMeanConfig(num_outer_channel=c)
   msa, _, mask = _msa_inputs(c_m, 3, seed=c_m + 13)
-  ours = lambda m, k, chunk=None: OuterProductMean(cfg, tt.our_global_config(subbatch_size=chunk), c_z)(m, k)
+  # The OPM's fixed chunk is AF2's 128 residues (ops/memory_policy.py), more than N here: chunk
+  # it through the memory budget instead, sized to 2 residues of its [1, N, c, c] outer product.
+  gc = lambda budget: tt.our_global_config(
+      chunk_budget_mib=None if budget is None else 2 * N * c * c * 4 / 2**20)
+  ours = lambda m, k, chunk=None: OuterProductMean(cfg, gc(chunk), c_z)(m, k)
   oracle = lambda m, k: modules.OuterProductMean(tt.to_oracle_config(cfg), ogc, c_z)(
       m, k, is_training=False)
   pair_mask = np.asarray(mask).max(0)[:, None] * np.asarray(mask).max(0)[None, :]

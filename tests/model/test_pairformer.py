@@ -1,5 +1,7 @@
 """Tests for model/pairformer.py (AF3 Suppl. Alg. 17): composition, padding, chunking, stack."""
 
+import dataclasses
+
 import haiku as hk
 import jax
 import jax.numpy as jnp
@@ -8,6 +10,7 @@ import numpy as np
 from alphafold_jax.model import pairformer, triangle
 from alphafold_jax.model.msa import MSARowAttentionConfig
 from alphafold_jax.model.transition import Transition, TransitionConfig
+from alphafold_jax.ops import memory_policy
 from tests.ops import trunk_testing as tt
 
 C_S, C_Z = 12, 9
@@ -101,9 +104,14 @@ def test_stack_equals_loop_values_and_grads():
   def loss(outs):
     return jnp.sum(jnp.sin(outs[0]) * m[:, None]) + jnp.sum(jnp.cos(outs[1]) * (m[:, None] * m)[..., None])
 
-  # (remat on == off is checked on the generic layer stack, tests/ops/test_layer_stack.py)
+  # Low-memory training policy (ops/memory_policy.py): per-sub-layer remat (ops/remat.py, which
+  # closes over the scanned layer index) inside per-block remat, with dropout active. (Its
+  # checkpointed chunks are checked on the Evoformer block, which is cheaper to compile.)
+  t_low = stack(dataclasses.replace(memory_policy.low_memory_training(gc), subbatch_size=None,
+                                    chunk_budget_mib=None))
+  tt.same_tree_structure(tt.param_shapes(t_low, s, z, m), params)
   results = [jax.jit(jax.value_and_grad(lambda p: loss(f(p))))(params) for f in (
-      lambda p: t.apply(p, key, s, z, m), loop)]
+      lambda p: t.apply(p, key, s, z, m), loop, lambda p: t_low.apply(p, key, s, z, m))]
   (v0, g0) = results[0]
   for v, g in results[1:]:
     assert abs(float(v - v0)) <= 1e-4 * max(1.0, abs(float(v0)))
