@@ -2,6 +2,7 @@
 
     alphafold-jax train --preset tiny_ca --data tests/data/structures/nano --steps 200 \
         --out runs/tiny [--resume] [--batch-size 2] [--eval-every 50] [--set learning_rate=1e-3]
+        [--time-limit 60]
 
 Writes into --out: checkpoints/ (orbax; periodic, atomic), metrics.jsonl, loss_curve.png,
 params.npz (AF2 layout), eval.json (per-structure CA-RMSD, lDDT-Ca, TM-score of the final
@@ -19,6 +20,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from typing import Optional, Sequence
 
 from alphafold_jax.training import distributed
@@ -58,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--eval-every', type=int, default=None)
   parser.add_argument('--set', action='append', default=[], metavar='FIELD=VALUE',
                       help='override any TrainConfig field (repeatable)')
+  parser.add_argument('--time-limit', type=float, default=None, metavar='MINUTES',
+                      help='stop training after the step that ends past this wall-clock budget '
+                           '(from the start of the command, set-up and compile included), then '
+                           'checkpoint, export and evaluate as at the last step')
   parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
   distributed.add_flags(parser)
 
@@ -84,6 +90,10 @@ def build_config(preset_config: TrainConfig, args: argparse.Namespace) -> TrainC
 
 def run(args: argparse.Namespace) -> int:
   """Executes `train`; returns the process exit code."""
+  started = time.monotonic()
+  if args.time_limit is not None and not args.time_limit > 0:
+    raise TrainConfigError(f'--time-limit must be a positive number of minutes, '
+                           f'got {args.time_limit}')
   distributed.initialize(distributed.from_args(args))  # before any device use
 
   import jax  # pylint: disable=import-outside-toplevel
@@ -109,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
   result = trainer.train(preset.loss_fn, params, sampler, config, out_dir=args.out,
                          resume=args.resume, evaluator=evaluator,
                          metadata={'preset': preset.name, 'data': os.path.abspath(args.data)},
-                         progress=not args.no_progress)
+                         progress=not args.no_progress,
+                         deadline=None if args.time_limit is None
+                         else started + 60.0 * args.time_limit)
   means, rows = evaluator(result.state.params)
   if jax.process_index() == 0:
     step = int(jax.device_get(result.state.step))

@@ -11,9 +11,10 @@ This is the ONE place with model-specific glue for training. A Preset bundles
       data.DatasetSampler(data_pipeline.dataset.StructureDataset(data_dir, ...), ...).
 Everything else (train_step, trainer, CLI) is model-agnostic.
 
-Presets here: 'tiny_ca' (training/tiny_model.py; for tests and smoke runs) and 'nano_ipa'
-(the real AF2 model at small widths with the AF2 losses; glue in training/af2_presets.py).
-'nano_diffusion' is still to come.
+Presets here: 'tiny_ca' (training/tiny_model.py; for tests and smoke runs), 'nano_ipa'
+(the real AF2 model at small widths with the AF2 losses; glue in training/af2_presets.py) and
+'nano_diffusion' (single-sequence Pairformer trunk + SE(3) frame diffusion; glue in
+training/diffusion_presets.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from alphafold_jax.common import protein as protein_lib
+from alphafold_jax.training import compilation
 from alphafold_jax.training import data as data_lib
 from alphafold_jax.training import tiny_model
 from alphafold_jax.training.config import TrainConfig
@@ -103,9 +105,25 @@ def _nano_ipa() -> Preset:
                 predict_ca=predict_ca, train_config=train_config)
 
 
+def _nano_diffusion() -> Preset:
+  from alphafold_jax.training import diffusion_presets  # pylint: disable=g-import-not-at-top
+  # No recycling; clipping at 1 (the diffusion losses are O(1), AF2's 0.1 is for its losses).
+  train_config = TrainConfig(batch_size=1, learning_rate=1e-3, warmup_steps=50,
+                             decay='constant', clip_global_norm=1.0, max_recycle=0,
+                             sample_recycle=False, checkpoint_every=100, eval_every=100)
+  init, loss_fn, predict_ca = diffusion_presets.build(diffusion_presets.DiffusionModelConfig())
+  return Preset(name='nano_diffusion',
+                description='single-sequence Pairformer trunk + IPA frame denoiser, SE(3) '
+                            'diffusion losses + distogram; reverse sampler for prediction',
+                init=init, loss_fn=loss_fn,
+                make_examples=lambda proteins: structure_examples(proteins, crop_size=80),
+                predict_ca=predict_ca, train_config=train_config)
+
+
 _PRESETS: Dict[str, Callable[[], Preset]] = {
     'tiny_ca': _tiny_ca,
     'nano_ipa': _nano_ipa,
+    'nano_diffusion': _nano_diffusion,
 }
 
 
@@ -114,6 +132,8 @@ def preset_names() -> List[str]:
 
 
 def get_preset(name: str) -> Preset:
+  """The preset `name`; its `init` is jitted with a cheap (run-once) XLA compile."""
   if name not in _PRESETS:
     raise PresetError(f'unknown training preset {name!r}; available: {preset_names()}')
-  return _PRESETS[name]()
+  preset = _PRESETS[name]()
+  return dataclasses.replace(preset, init=compilation.jit_fast_compile(preset.init))

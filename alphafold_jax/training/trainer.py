@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import time
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import jax
@@ -81,11 +82,15 @@ class Trainer:
           resume: bool = False, evaluator: Optional[Evaluator] = None,
           metadata: Optional[Mapping[str, Any]] = None, progress: bool = True,
           stop_after: Optional[int] = None,
-          on_step: Optional[Callable[[int, Dict[str, Any]], None]] = None) -> TrainResult:
+          on_step: Optional[Callable[[int, Dict[str, Any]], None]] = None,
+          deadline: Optional[float] = None) -> TrainResult:
     """Trains to config.num_steps total steps (counting steps done before a resume).
 
     stop_after: abort after this many steps of THIS call as a kill would (no final
     checkpoint, no export) — used to test resumption.
+    deadline: a `time.monotonic()` value; the first step that ends past it is the last one,
+    then training finishes as if num_steps were reached (final checkpoint, export, curve).
+    With several processes, process 0's clock decides for all of them.
     """
     config, mesh = self.config, self.mesh
     is_main = jax.process_index() == 0
@@ -147,6 +152,8 @@ class Trainer:
         done_this_call += 1
         if stop_after is not None and done_this_call >= stop_after:
           return TrainResult(state, losses, records, resumed_from)
+        if deadline is not None and _past(deadline):
+          break
     finally:
       bar.close()
 
@@ -164,6 +171,15 @@ def train(loss_fn: Callable, init_params: Any, batches, config: TrainConfig,
           mesh: Optional[jax.sharding.Mesh] = None, **fit_kwargs) -> TrainResult:
   """One-shot `Trainer(loss_fn, config, mesh).fit(init_params, batches, **fit_kwargs)`."""
   return Trainer(loss_fn, config, mesh).fit(init_params, batches, **fit_kwargs)
+
+
+def _past(deadline: float) -> bool:
+  """Whether time.monotonic() is past `deadline` on process 0 (the same answer everywhere)."""
+  past = time.monotonic() > deadline
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
+    past = bool(multihost_utils.broadcast_one_to_all(np.asarray(past)))
+  return past
 
 
 def _evaluate(evaluator: Evaluator, state: TrainState, step: int,

@@ -57,3 +57,6 @@ def test_register_and_errors(data_dir, tmp_path, capsys):
   assert train_cli.main(['--preset', 'tiny_ca', '--data', str(tmp_path / 'missing'), '--steps',
                          '1', '--out', str(tmp_path / 'x')]) == 2
   assert 'data directory not found' in capsys.readouterr().err
+  assert train_cli.main(['--preset', 'tiny_ca', '--data', str(data_dir), '--steps', '1',
+                         '--out', str(tmp_path / 'x'), '--time-limit', '0']) == 2
+  assert '--time-limit must be a positive' in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Training loop: tiny overfit (loss falls, no NaN), logs / PNG / eval outputs, NaN guard."""
 
 import json
+import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -58,3 +59,17 @@ def test_iterable_batches_equal_step_function(tiny_preset, tiny_params, tiny_exa
   a = trainer.fit(tiny_params, (sampler(s) for s in range(10)), progress=False)
   b = trainer.fit(tiny_params, sampler, progress=False)
   assert a.losses == b.losses and len(set(a.losses.values())) == 3
+
+
+def test_deadline_stops_after_the_step_and_finishes(tiny_preset, tiny_params, tiny_examples,
+                                                    tmp_path):
+  """A deadline already past: exactly one step, then the normal ending (checkpoint, export)."""
+  config = TrainConfig(batch_size=2, num_steps=50, warmup_steps=0, checkpoint_every=0)
+  result = train(tiny_preset.loss_fn, tiny_params, ExampleSampler(tiny_examples, 2, 0), config,
+                 out_dir=tmp_path, progress=False, deadline=time.monotonic() - 1.0)
+  assert sorted(result.losses) == [1] and int(result.state.step) == 1
+  assert [p.name for p in (tmp_path / 'checkpoints').iterdir() if p.name.isdigit()] == ['1']
+  assert (tmp_path / 'params.npz').exists() and (tmp_path / 'loss_curve.png').exists()
+  far = train(tiny_preset.loss_fn, tiny_params, ExampleSampler(tiny_examples, 2, 0),
+              config.replace(num_steps=3), progress=False, deadline=time.monotonic() + 3600)
+  assert sorted(far.losses) == [1, 2, 3] and far.losses[1] == result.losses[1]
