@@ -24,8 +24,10 @@ _NORM_EPSILON = 1e-3
 @dataclasses.dataclass(frozen=True)
 class OuterProductMeanConfig:
   """model_1_ptm `outer_product_mean`. `first`: run it before the MSA attentions (AF-multimer
-  order); AF2 monomer runs it after the MSA transition."""
+  order); AF2 monomer runs it after the MSA transition. `chunk_size`: residues per chunk at
+  inference when fixed-rows chunking is on (AF2's own setting, independent of subbatch_size)."""
   num_outer_channel: int = 32
+  chunk_size: int = 128
   dropout_rate: float = 0.0
   orientation: str = 'per_row'
   shared_dropout: bool = True
@@ -67,7 +69,7 @@ class OuterProductMean(hk.Module):
       outer = jnp.einsum('sic,sje->ijce', left_chunk, right_all)  # [n_i, N, c, c]
       return jnp.einsum('ijce,cef->ijf', outer, output_w) + output_b  # [n_i, N, c_z]
 
-    chunks = memory_policy.chunk_policy(self.global_config, is_training, 'outer_product_mean')
+    chunks = memory_policy.chunk_policy(self.global_config, is_training, rows=c.chunk_size)
     update = chunking.chunked_map(rows_of_pair, chunks, [left], [right],
                                   in_axis=1, out_axis=0)  # [N, N, c_z]
     norm = jnp.einsum('si,sj->ij', mask[..., 0], mask[..., 0])[..., None]  # [N, N, 1]

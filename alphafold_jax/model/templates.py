@@ -44,6 +44,7 @@ from alphafold_jax.model.triangle import (TriangleAttention, TriangleAttentionCo
                                           starting_node_config)
 from alphafold_jax.nn import LayerNorm, Linear
 from alphafold_jax.nn.dropout import dropout_residual
+from alphafold_jax.ops import memory_policy
 from alphafold_jax.ops.layer_stack import TEMPLATE_STACK_SCOPE, layer_stack
 
 TEMPLATE_FEATURE_KEYS = ('template_aatype', 'template_all_atom_positions',
@@ -73,7 +74,7 @@ class TemplateEmbeddingConfig:
   template_channel: c_t (AF2 reads it from the ending-node attention's value_dim).
   attention: point-wise attention (Alg. 17): 4 heads, key/value 64 in total, no gate.
   subbatch_size: chunk of the N*N query rows of the point-wise attention at inference; it
-    applies only when `GlobalConfig.subbatch_size` is not None (the global chunking switch).
+    applies only in fixed-rows mode (`GlobalConfig.subbatch_size` set; ops/memory_policy.py).
   max_templates: how many templates the data pipeline provides (informational here).
   """
   enabled: bool = True
@@ -125,7 +126,8 @@ class TemplatePairStack(hk.Module):
                                is_training=is_training)
       return act
 
-    return layer_stack(c.num_block, remat=gc.use_remat, name=TEMPLATE_STACK_SCOPE)(block)(pair)
+    return layer_stack(c.num_block, remat=memory_policy.block_remat(gc),
+                       name=TEMPLATE_STACK_SCOPE)(block)(pair)
 
 
 class SingleTemplateEmbedding(hk.Module):
@@ -191,9 +193,10 @@ class TemplateEmbedding(hk.Module):
     flat_templ = jnp.transpose(templ_act, (1, 2, 0, 3)).reshape(
         num_res * num_res, num_templ, c.template_channel)  # [N*N, T, c_t]
     bias = mask_to_bias(template_mask, dtype)[None, None, None, :]  # [1, 1, 1, T]
-    chunk = None if (is_training or gc.subbatch_size is None) else c.subbatch_size
     out = Attention(c.attention, gc, c_z, name='attention')(
-        flat_query, flat_templ, bias, chunk_size=chunk)  # [N*N, 1, c_z]
+        flat_query, flat_templ, bias,
+        chunk_size=memory_policy.chunk_policy(gc, is_training, rows=c.subbatch_size)
+    )  # [N*N, 1, c_z]
     out = out.reshape(num_res, num_res, c_z)
     # No templates at all -> no update (and no gradient into the template branch).
     return out * (jnp.sum(template_mask) > 0).astype(dtype)

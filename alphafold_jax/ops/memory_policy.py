@@ -7,7 +7,8 @@ through `sublayer`; stacked blocks read `block_remat`. Nothing is chosen at a ca
 GlobalConfig fields read here (defaults reproduce AF2):
 
   subbatch_size      rows per chunk at inference (AF2: 4; None = no chunking); as in AF2 the
-                     outer product mean then uses 128-row chunks (FIXED_ROWS_BY_SUBLAYER).
+                     outer product mean and the template point-wise attention then use their
+                     own configured chunks (128 rows each), passed in as `rows`.
   chunk_budget_mib   if set, overrides subbatch_size: each chunked sub-layer picks its rows so
                      the largest intermediate of one chunk is <= this many MiB (read from the
                      traced program, `chunking.largest_intermediate_bytes`). Short inputs then
@@ -28,7 +29,7 @@ differentiates in 1.08 GiB of XLA temp instead of 6.6 GiB (experiments/benchmark
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import haiku as hk
 
@@ -37,13 +38,6 @@ from alphafold_jax.ops.chunking import ChunkPolicy
 from alphafold_jax.ops.remat import remat_in_backward
 
 MIB = 2 ** 20
-SUBLAYERS = ('default', 'outer_product_mean', 'template_attention')
-# Fixed-rows mode (subbatch_size set) reproduces AF2's chunking: subbatch_size rows for the
-# attentions and transitions, but AF2's own chunk sizes for the outer product mean
-# (`outer_product_mean.chunk_size`, 128 residues: its per-row intermediate N c^2 is small, and
-# 4-row chunks made it 1.5x slower than AF2's on the 5120-row extra MSA) and for the template
-# point-wise attention (`template.subbatch_size`, 128 of the N^2 query rows).
-FIXED_ROWS_BY_SUBLAYER = {'outer_product_mean': 128, 'template_attention': 128}
 LOW_MEMORY_CHUNK_BUDGET_MIB = 64  # per-chunk intermediate budget of `low_memory_training`
 # Inference budget of `auto_chunking`, chosen for speed on CPU (chunks that stay in cache): the
 # [H, N, N] logits of one MSA row are 2 MiB at L 256 (8 rows per chunk) and 128 MiB at L 2048
@@ -53,23 +47,21 @@ AUTO_CHUNK_BUDGET_MIB = 16
 
 
 def chunk_policy(global_config: GlobalConfig, is_training: bool,
-                 sublayer: str = 'default') -> ChunkPolicy:
+                 rows: Optional[int] = None) -> ChunkPolicy:
   """How a chunked sub-layer splits its batch axis (see the module docstring).
 
-  sublayer names the caller; it matters only for fixed rows, where AF2 chunks the outer
-  product mean by its own `chunk_size` (FIXED_ROWS_BY_SUBLAYER) whatever `subbatch_size` is.
+  rows: the sub-layer's own fixed chunk from its AF2 config, used instead of
+  `subbatch_size` when fixed-rows chunking is on (AF2: `outer_product_mean.chunk_size` and
+  `template.subbatch_size`, 128 each). A memory budget, or chunking switched off, overrides it.
   """
   gc = global_config
-  if sublayer not in SUBLAYERS:
-    raise ValueError(f'unknown sub-layer {sublayer!r} for the memory policy; known: {SUBLAYERS}')
   if is_training and not gc.chunk_in_training:
     return ChunkPolicy()  # AF2: no chunking in training
   if gc.chunk_budget_mib is not None:
     return ChunkPolicy(max_chunk_bytes=int(gc.chunk_budget_mib * MIB), remat=is_training)
-  rows = gc.subbatch_size
-  if rows is not None:
-    rows = FIXED_ROWS_BY_SUBLAYER.get(sublayer, rows)
-  return ChunkPolicy(rows=rows, remat=is_training)
+  if gc.subbatch_size is None:
+    return ChunkPolicy()
+  return ChunkPolicy(rows=gc.subbatch_size if rows is None else rows, remat=is_training)
 
 
 def block_remat(global_config: GlobalConfig) -> bool:

@@ -20,13 +20,12 @@ def test_policy_table():
   assert memory_policy.chunk_policy(af2, is_training=False) == chunking.ChunkPolicy(rows=4)
   assert memory_policy.chunk_policy(af2, is_training=True) == chunking.ChunkPolicy()
   assert not memory_policy.remat_sublayers(af2, True) and not memory_policy.block_remat(af2)
-  # AF2's own chunk for the outer product mean (128 residues) whenever fixed rows are on.
-  assert memory_policy.chunk_policy(af2, False, 'outer_product_mean') == chunking.ChunkPolicy(
-      rows=128)
+  # A sub-layer's own AF2 chunk (outer product mean, template attention) whenever fixed rows
+  # are on; chunking off switches it off too.
+  assert memory_policy.chunk_policy(af2, False, rows=128) == chunking.ChunkPolicy(rows=128)
+  assert memory_policy.chunk_policy(af2, True, rows=128) == chunking.ChunkPolicy()
   assert memory_policy.chunk_policy(GlobalConfig(subbatch_size=None), False,
-                                    'outer_product_mean') == chunking.ChunkPolicy()
-  with pytest.raises(ValueError, match='sub-layer'):
-    memory_policy.chunk_policy(af2, False, 'triangle_multiplication')
+                                    rows=128) == chunking.ChunkPolicy()
   off = GlobalConfig(subbatch_size=None)
   assert memory_policy.chunk_policy(off, False) == chunking.ChunkPolicy()
   budget = GlobalConfig(chunk_budget_mib=1.5)
@@ -39,7 +38,7 @@ def test_policy_table():
   assert memory_policy.chunk_policy(low, True) == chunking.ChunkPolicy(
       max_chunk_bytes=7 * 2 ** 20, remat=True)
   assert memory_policy.chunk_policy(low, False) == chunking.ChunkPolicy(max_chunk_bytes=7 * 2 ** 20)
-  assert memory_policy.chunk_policy(low, True, 'outer_product_mean') == chunking.ChunkPolicy(
+  assert memory_policy.chunk_policy(low, True, rows=128) == chunking.ChunkPolicy(
       max_chunk_bytes=7 * 2 ** 20, remat=True)  # the budget applies to every sub-layer
   assert memory_policy.remat_sublayers(low, True) and not memory_policy.remat_sublayers(low, False)
   auto = memory_policy.auto_chunking(af2)
