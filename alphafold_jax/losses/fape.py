@@ -68,7 +68,7 @@ def backbone_fape(
   Backbone frames double as points (their origins = CA positions).
   use_clamped_fape (scalar in [0, 1], Suppl. Sec. 1.11.5): result =
     f * clamped + (1 - f) * unclamped. None -> clamped only (unless clamp_distance None).
-    The paper clamps 90 % of training examples; the data pipeline draws this flag.
+    The paper clamps 90 % of training examples; training/af2_presets.py draws this flag.
   Returns [K] (or a scalar for an unstacked pred_traj).
   """
   def one_layer(frames: Rigid, clamp: Optional[float]) -> jnp.ndarray:

@@ -8,6 +8,9 @@ The model configs are the presets of the same name in `alphafold_jax.config`.
 Examples (per protein, one common padded length): AF2 processed features with the ensemble
 axis dropped (single sequence, so one member) plus the structure labels of
 `data_pipeline.labels`. The model reads its features with the ensemble axis restored.
+Each training example draws `use_clamped_fape` ~ Bernoulli(TrainConfig.clamped_fape_fraction)
+from its step key (Suppl. 1.11.5: backbone FAPE clamped in 90 % of examples, unclamped in the
+rest, so large errors also get a gradient).
 """
 
 from __future__ import annotations
@@ -67,6 +70,12 @@ def make_forward(config: ModelConfig):
   return hk.transform(forward)
 
 
+def with_fape_clamping(example, rng, clamped_fraction: float):
+  """The example with `use_clamped_fape` (scalar 1.0 or 0.0) ~ Bernoulli(clamped_fraction)."""
+  use_clamped = jax.random.bernoulli(rng, clamped_fraction)
+  return {**example, 'use_clamped_fape': use_clamped.astype(jnp.float32)}
+
+
 def build(config: ModelConfig, crop_size: int, train_config: TrainConfig):
   """(init, loss_fn, make_examples, predict_ca) for the trainer."""
   forward = make_forward(config)
@@ -75,7 +84,9 @@ def build(config: ModelConfig, crop_size: int, train_config: TrainConfig):
     return forward.init(rng, example, 0, True)
 
   def loss_fn(params, example, rng, num_recycle):
-    predictions = forward.apply(params, rng, example, num_recycle, True)
+    model_rng, clamp_rng = jax.random.split(rng)
+    example = with_fape_clamping(example, clamp_rng, train_config.clamped_fape_fraction)
+    predictions = forward.apply(params, model_rng, example, num_recycle, True)
     return alphafold_loss(predictions, example, config.losses)
 
   def predict_ca(params, example, rng):

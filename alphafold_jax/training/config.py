@@ -53,6 +53,10 @@ class TrainConfig:
   max_recycle: int = 3
   sample_recycle: bool = True  # False: always max_recycle
 
+  # Backbone FAPE (Suppl. 1.11.5): clamped at 10 A in this fraction of training examples,
+  # unclamped in the rest (AF2: 0.9). Read by the AF2-loss presets (af2_presets.py).
+  clamped_fape_fraction: float = 0.9
+
   # Memory / precision of the per-example loss.
   remat: bool = False  # jax.checkpoint around the per-example loss
   compute_dtype: str = 'float32'  # 'bfloat16': float params cast for the forward (master fp32)
@@ -85,6 +89,8 @@ class TrainConfig:
     need(0 < self.decay_rate <= 1 or (self.decay == 'cosine' and self.decay_rate == 0),
          f'decay_rate must be in (0, 1], got {self.decay_rate}')
     need(self.max_recycle >= 0, f'max_recycle must be >= 0, got {self.max_recycle}')
+    need(0 <= self.clamped_fape_fraction <= 1,
+         f'clamped_fape_fraction must be in [0, 1], got {self.clamped_fape_fraction}')
     need(self.compute_dtype in _DTYPES, f'compute_dtype must be one of {_DTYPES}, got {self.compute_dtype!r}')
     need(bool(self.data_axis), 'data_axis must be a non-empty mesh axis name')
     for name in ('log_every', 'checkpoint_every', 'eval_every'):
