@@ -1,12 +1,12 @@
 """Typed frozen configs and presets: `model_config(name, **overrides)`.
 
 `model_config` and `ModelConfig` are loaded lazily: model modules import
-`alphafold_jax.config.global_config`, and the full config tree imports those modules.
+`alphafold_jax.ops.global_config`, and the full config tree imports those modules.
 """
 
 import importlib
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 
 _LAZY = ('HeadsConfig', 'ModelConfig', 'PRESETS', 'model_config')
 

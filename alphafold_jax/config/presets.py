@@ -15,7 +15,7 @@ import dataclasses
 import types
 from typing import Any, Callable, Mapping
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.config.overrides import replace_everywhere
 from alphafold_jax.losses.config import LossConfig
 from alphafold_jax.model.embeddings_and_evoformer import EmbeddingsAndEvoformerConfig

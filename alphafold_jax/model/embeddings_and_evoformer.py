@@ -17,7 +17,7 @@ from typing import Mapping
 import haiku as hk
 import jax.numpy as jnp
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model import embedders
 from alphafold_jax.model.embedders import DistogramBins
 from alphafold_jax.model.evoformer import EvoformerIterationConfig, evoformer_stack

@@ -16,7 +16,7 @@ from typing import Optional
 import haiku as hk
 import jax.numpy as jnp
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model.attention import Attention, AttentionConfig, GlobalAttention, mask_to_bias
 from alphafold_jax.nn import LayerNorm
 from alphafold_jax.ops import memory_policy

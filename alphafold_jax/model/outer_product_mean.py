@@ -14,7 +14,7 @@ import dataclasses
 import haiku as hk
 import jax.numpy as jnp
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.nn import LayerNorm, Linear
 from alphafold_jax.ops import chunking, memory_policy
 

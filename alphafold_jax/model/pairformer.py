@@ -23,7 +23,7 @@ from typing import Tuple
 import haiku as hk
 import jax.numpy as jnp
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model import triangle
 from alphafold_jax.model.msa import MSARowAttentionConfig, MSARowAttentionWithPairBias
 from alphafold_jax.model.transition import Transition, TransitionConfig

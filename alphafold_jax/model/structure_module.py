@@ -42,7 +42,7 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.geometry import quaternion
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model import all_atom

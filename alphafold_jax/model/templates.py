@@ -33,7 +33,7 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model import template_features
 from alphafold_jax.model.attention import Attention, AttentionConfig, mask_to_bias
 from alphafold_jax.model.embedders import DistogramBins

@@ -16,7 +16,7 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.nn import LayerNorm, weight_initializer
 from alphafold_jax.ops import chunking, memory_policy
 

@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional
 
 import haiku as hk
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.ops.chunking import ChunkPolicy
 from alphafold_jax.ops.remat import remat_in_backward
 

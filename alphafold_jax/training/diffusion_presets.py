@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from alphafold_jax.common import residue_constants as rc
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.losses.distogram import distogram_cross_entropy
 from alphafold_jax.model import triangle

@@ -95,7 +95,7 @@ def main():
   p.add_argument('--c-m', type=int, default=256, help='MSA channels (64: extra-MSA widths)')
   args = p.parse_args()
 
-  from alphafold_jax.config.global_config import GlobalConfig
+  from alphafold_jax.ops.global_config import GlobalConfig
   from alphafold_jax.model import evoformer
   n_seq, n_res = (int(v) for v in args.shape.lower().split('x'))
   budget = float(args.subbatch.split(':')[1]) if args.subbatch.startswith('budget:') else None

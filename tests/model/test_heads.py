@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model import heads
 
 N_SEQ, N_RES, C_M, C_Z, C_S, C_SM = 5, 13, 256, 128, 384, 384

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.geometry import quaternion
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model.ipa import InvariantPointAttention, InvariantPointAttentionConfig

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from alphafold_jax.common import protein as protein_lib
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model import embedders
 from alphafold_jax.model import templates
 from alphafold_jax.model.attention import AttentionConfig

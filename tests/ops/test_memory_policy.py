@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alphafold_jax.config.global_config import GlobalConfig, GlobalConfigError
+from alphafold_jax.ops.global_config import GlobalConfig, GlobalConfigError
 from alphafold_jax.model.attention import Attention, AttentionConfig
 from alphafold_jax.ops import chunking, memory_policy
 from tests.ops import trunk_testing as tt

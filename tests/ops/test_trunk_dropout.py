@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.nn import dropout, dropout_residual, shared_axis
 from alphafold_jax.nn.dropout import DropoutConfigError
 

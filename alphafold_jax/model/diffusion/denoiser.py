@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model.diffusion.config import DenoiserConfig
 from alphafold_jax.model.ipa import InvariantPointAttention, InvariantPointAttentionConfig

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model.attention import Attention, AttentionConfig, mask_to_bias
 from alphafold_jax.nn import LayerNorm, Linear
 

@@ -13,7 +13,7 @@ import dataclasses
 import haiku as hk
 import jax.numpy as jnp
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.nn import Linear
 
 _ATOM37 = 37

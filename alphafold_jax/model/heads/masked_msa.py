@@ -11,7 +11,7 @@ import dataclasses
 import haiku as hk
 import jax.numpy as jnp
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.nn import Linear
 
 

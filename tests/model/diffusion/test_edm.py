@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from alphafold_jax.config.global_config import GlobalConfig
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model.diffusion import edm
 from alphafold_jax.model.diffusion.config import EDMConfig
 from alphafold_jax.model.diffusion.edm_network import (EDMBackboneNetwork, EDMNetworkConfig,
