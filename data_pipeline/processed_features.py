@@ -82,32 +82,18 @@ class FeatureConfig:
       return self.max_msa_clusters - self.max_templates
     return self.max_msa_clusters
 
+  def process(self, raw: Mapping[str, np.ndarray],
+              seed: Union[int, np.random.Generator, 'Sampler'] = 0) -> 'FeatureDict':
+    """`process_features(raw, self, seed)`: lets code that holds only a config (RunModel)
+    run this pipeline without importing it."""
+    return process_features(raw, self, seed)
+
   @property
   def num_ensemble_total(self) -> int:
     """Leading axis E of the processed features."""
     if self.resample_msa_in_recycling:
       return self.num_ensemble * (self.num_recycle + 1)
     return self.num_ensemble
-
-
-# AF2 v2.3 monomer presets (config.CONFIG_DIFFS, data part).
-_MODEL_DATA_DIFFS = {
-    'model_1': dict(max_extra_msa=5120, use_templates=True,
-                    reduce_msa_clusters_by_max_templates=True),
-    'model_2': dict(use_templates=True, reduce_msa_clusters_by_max_templates=True),
-    'model_3': dict(max_extra_msa=5120),
-    'model_4': dict(max_extra_msa=5120),
-    'model_5': dict(),
-}
-
-
-def feature_config_for_model(name: str, **overrides) -> FeatureConfig:
-  """FeatureConfig of an AF2 monomer model ('model_1'..'model_5', optional '_ptm' suffix)."""
-  base = name[:-len('_ptm')] if name.endswith('_ptm') else name
-  if base not in _MODEL_DATA_DIFFS:
-    raise ValueError(f'Unknown AF2 monomer model {name!r}; expected one of '
-                     f'{sorted(_MODEL_DATA_DIFFS)} with optional _ptm.')
-  return FeatureConfig(**{**_MODEL_DATA_DIFFS[base], **overrides})
 
 
 def atom_index_features(aatype: np.ndarray) -> FeatureDict:
@@ -211,7 +197,7 @@ def process_features(raw: Mapping[str, np.ndarray], config: FeatureConfig = Feat
 
   Args:
     raw: `make_raw_features` output (+ optional template_* raw features).
-    config: FeatureConfig (see `feature_config_for_model` for AF2 presets).
+    config: FeatureConfig (AF2 presets: `alphafold_jax.config.model_config(name).data`).
     seed: int, numpy Generator, or a `Sampler`; the same seed gives the same features.
   """
   sampler = make_sampler(seed)

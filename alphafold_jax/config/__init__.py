@@ -1,17 +1,14 @@
 """Typed frozen configs and presets: `model_config(name, **overrides)`.
 
-`model_config` and `ModelConfig` are loaded lazily: model modules import
-`alphafold_jax.ops.global_config`, and the full config tree imports those modules.
+The top of the library's layers below training/inference (see docs/ARCHITECTURE.md): presets
+combine the model's, the input pipeline's and the losses' configs, so this package may import
+all of them. Model code never imports it: `GlobalConfig` lives in `alphafold_jax.ops` (the layer
+that reads it) and is re-exported here.
 """
 
-import importlib
-
+from alphafold_jax.config.overrides import UnknownFieldError, replace_everywhere
+from alphafold_jax.config.presets import PRESETS, HeadsConfig, ModelConfig, model_config
 from alphafold_jax.ops.global_config import GlobalConfig
 
-_LAZY = ('HeadsConfig', 'ModelConfig', 'PRESETS', 'model_config')
-
-
-def __getattr__(name):
-  if name in _LAZY:
-    return getattr(importlib.import_module('alphafold_jax.config.presets'), name)
-  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+__all__ = ['GlobalConfig', 'HeadsConfig', 'ModelConfig', 'PRESETS', 'UnknownFieldError',
+           'model_config', 'replace_everywhere']

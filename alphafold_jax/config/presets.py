@@ -30,7 +30,9 @@ _field = dataclasses.field
 
 @dataclasses.dataclass(frozen=True)
 class HeadsConfig:
-  """Output heads. As in AF2 a head with weight 0 is not built (PAE only in `_ptm` models)."""
+  """Output heads' architecture. Which optional heads exist follows the loss weights
+  (`ModelConfig.losses`, their one home): as in AF2 a head whose weight is 0 is not built
+  (PAE only in `_ptm` models)."""
   distogram: DistogramHeadConfig = _field(default_factory=DistogramHeadConfig)
   masked_msa: MaskedMsaHeadConfig = _field(default_factory=MaskedMsaHeadConfig)
   predicted_lddt: PredictedLDDTHeadConfig = _field(default_factory=PredictedLDDTHeadConfig)
@@ -50,12 +52,17 @@ class ModelConfig:
   structure_module: StructureModuleConfig = _field(default_factory=StructureModuleConfig)
   heads: HeadsConfig = _field(default_factory=HeadsConfig)
   losses: LossConfig = _field(default_factory=LossConfig)
-  num_recycle: int = 3
   recycle_early_stop_tolerance: float = 0.0
 
   @property
+  def num_recycle(self) -> int:
+    """Recycling iterations. Its one home is the input pipeline's `data.num_recycle` (it also
+    fixes how many MSA resamples the features carry); `model_config(name, num_recycle=N)`."""
+    return self.data.num_recycle
+
+  @property
   def has_pae_head(self) -> bool:
-    return bool(self.heads.predicted_aligned_error.weight)
+    return bool(self.losses.pae_weight)
 
 
 _ALIASES = {
@@ -73,11 +80,11 @@ def _af2_monomer(name: str) -> ModelConfig:
       data=FeatureConfig(max_extra_msa=5120 if base in ('model_1', 'model_3', 'model_4') else 1024,
                          use_templates=templates,
                          reduce_msa_clusters_by_max_templates=templates),
+      # DeepMind's released weights (its heads' `weight` fields): the fine-tuning values of
+      # Suppl. Table 6, so the experimentally-resolved head exists as in the parameter files.
+      losses=LossConfig.fine_tuning(pae_weight=0.1 if ptm else 0.0),
   )
-  cfg = replace_everywhere(cfg, enabled=templates, embed_torsion_angles=templates)
-  if not ptm:
-    cfg = replace_everywhere(cfg, **{'heads.predicted_aligned_error.weight': 0.0})
-  return cfg
+  return replace_everywhere(cfg, enabled=templates, embed_torsion_angles=templates)
 
 
 def _tiny() -> ModelConfig:
@@ -110,8 +117,9 @@ def _nano_ipa() -> ModelConfig:
       num_layer=4, num_recycle=0, dropout_rate=0.0, dropout=0.0,
       max_msa_clusters=1, max_extra_msa=1,
       resample_msa_in_recycling=False, subbatch_size=None,
-      # Training structures include NMR models (no resolution): keep pLDDT/PAE losses on.
-      **{'heads.experimentally_resolved.weight': 0.0, 'losses.filter_by_resolution': False})
+      # Initial-training loss weights (no violation or experimentally-resolved terms, hence no
+      # such head). Training structures include NMR models (no resolution): keep pLDDT/PAE on.
+      losses=LossConfig(filter_by_resolution=False))
 
 
 PRESETS: Mapping[str, Callable[[], ModelConfig]] = types.MappingProxyType({

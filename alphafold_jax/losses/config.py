@@ -1,6 +1,7 @@
 """Typed, frozen configuration of the AlphaFold2 losses (defaults = AF2 weights).
 
-Values follow AF2 v2.3's `model_config` heads (`model_1_ptm`) and the supplement
+The one home of every loss weight (the model presets set AF2's released values, see
+alphafold_jax/config/presets.py). Values follow AF2 v2.3's `model_config` heads and the supplement
 (Jumper et al. 2021, Suppl. Sec. 1.9 and 1.11, Table 6: initial training vs fine-tuning).
 
 DISCREPANCY: the paper's torsion loss (Suppl. Alg. 27) weights the angle-norm term 0.02,
@@ -38,23 +39,15 @@ class LossConfig:
   violation_tolerance_factor: float = 12.0       # stddevs of the PDB distribution
   compute_violation_metrics: bool = True         # AF2's in-graph violation metrics
   clash_overlap_tolerance: float = 1.5           # angstrom
-  # ---- distogram (Suppl. Sec. 1.9.8) ---------------------------------------------
+  # ---- head losses (Suppl. Sec. 1.9.6-1.9.10). A weight of 0 also means the model does not
+  # build that optional head (masked MSA, experimentally resolved, PAE), as in AF2. Bin
+  # layouts are the heads' (model/heads configs): the losses read them from the predictions
+  # (distogram 'bin_edges', PAE 'breaks', the logits' last axis), never from here.
   distogram_weight: float = 0.3
-  distogram_first_break: float = 2.3125
-  distogram_last_break: float = 21.6875
-  distogram_num_bins: int = 64
-  # ---- masked MSA (Suppl. Sec. 1.9.9) --------------------------------------------
   masked_msa_weight: float = 2.0
-  masked_msa_num_classes: int = 23
-  # ---- pLDDT (Suppl. Sec. 1.9.6, Alg. 29) ----------------------------------------
   plddt_weight: float = 0.01
-  plddt_num_bins: int = 50
-  plddt_cutoff: float = 15.0
-  # ---- PAE / pTM (Suppl. Sec. 1.9.7) ------------------------------------------------
+  plddt_cutoff: float = 15.0                     # lDDT inclusion radius of the pLDDT target
   pae_weight: float = 0.1
-  pae_num_bins: int = 64
-  pae_max_error_bin: float = 31.0
-  # ---- experimentally resolved (Suppl. Sec. 1.9.10) ----------------------------------
   experimentally_resolved_weight: float = 0.0    # 0.01 in fine-tuning
   # ---- resolution filter for pLDDT, PAE and experimentally-resolved ------------------
   filter_by_resolution: bool = True
@@ -73,10 +66,6 @@ class LossConfig:
     for name in ('fape_length_scale', 'sidechain_length_scale', 'fape_epsilon'):
       if getattr(self, name) <= 0:
         raise ValueError(f'LossConfig.{name} must be > 0, got {getattr(self, name)}')
-    for name in ('distogram_num_bins', 'plddt_num_bins', 'pae_num_bins',
-                 'masked_msa_num_classes'):
-      if int(getattr(self, name)) < 2:
-        raise ValueError(f'LossConfig.{name} must be >= 2, got {getattr(self, name)}')
 
   def replace(self, **changes) -> 'LossConfig':
     return dataclasses.replace(self, **changes)

@@ -16,12 +16,6 @@ from alphafold_jax.losses._utils import softmax_cross_entropy
 from alphafold_jax.losses.config import LossConfig
 
 
-def distogram_bin_edges(config: LossConfig = LossConfig()) -> jnp.ndarray:
-  """[B - 1] bin edges: linspace(first_break, last_break, num_bins - 1)."""
-  return jnp.linspace(config.distogram_first_break, config.distogram_last_break,
-                      config.distogram_num_bins - 1)
-
-
 def distogram_targets(positions: jnp.ndarray, bin_edges: jnp.ndarray) -> jnp.ndarray:
   """Bin index [N, N] (int32, 0..B-1) of |x_i - x_j| among `bin_edges` [B - 1]."""
   dist2 = jnp.sum(jnp.square(positions[:, None, :] - positions[None, :, :]), -1)  # [N, N]
@@ -44,11 +38,11 @@ def distogram_cross_entropy(logits: jnp.ndarray, bin_edges: jnp.ndarray,
 
 def distogram_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
                    config: LossConfig = LossConfig()):
-  """predictions['distogram'] {'logits' [N, N, B], 'bin_edges' [B-1] (optional, else from
-  config)}; batch 'pseudo_beta' [N, 3], 'pseudo_beta_mask' [N]. Returns (loss, metrics)."""
-  head = lookup(predictions, 'distogram')
-  logits = lookup(head, 'logits', what="predictions['distogram']")
-  edges = head['bin_edges'] if 'bin_edges' in head else distogram_bin_edges(config)
+  """predictions['distogram'] {'logits' [N, N, B], 'bin_edges' [B-1]} (the head's own bin
+  layout); batch 'pseudo_beta' [N, 3], 'pseudo_beta_mask' [N]. Returns (loss, metrics)."""
+  del config  # no distogram setting besides its weight (applied by alphafold_loss)
+  logits = lookup(predictions, 'distogram', 'logits')
+  edges = lookup(predictions, 'distogram', 'bin_edges')
   loss = distogram_cross_entropy(
       logits, jnp.asarray(edges), lookup(batch, 'pseudo_beta', what='batch'),
       lookup(batch, 'pseudo_beta_mask', what='batch'))

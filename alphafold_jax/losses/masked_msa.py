@@ -30,10 +30,8 @@ def masked_msa_cross_entropy(logits: jnp.ndarray, true_msa: jnp.ndarray,
 def masked_msa_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
                     config: LossConfig = LossConfig()):
   """predictions['masked_msa']['logits'] [S, N, C]; batch 'true_msa', 'bert_mask' [S, N]."""
+  del config  # no masked-MSA setting besides its weight (applied by alphafold_loss)
   logits = lookup(predictions, 'masked_msa', 'logits')
-  if logits.shape[-1] != config.masked_msa_num_classes:
-    raise ValueError(f'masked MSA logits have {logits.shape[-1]} classes, config expects '
-                     f'{config.masked_msa_num_classes}')
   loss = masked_msa_cross_entropy(logits, lookup(batch, 'true_msa', what='batch'),
                                   lookup(batch, 'bert_mask', what='batch'))
   return loss, {'masked_msa_loss': loss}

@@ -1,9 +1,8 @@
 """Predicted aligned error loss and pTM (Jumper et al. 2021, Suppl. Sec. 1.9.7, eq. 38-40).
 
 Aligned-error targets e_ij = |T_i^-1 x_j - T_i^true^-1 x_j^true| with x_j the backbone frame
-origins (CA), binned into `pae_num_bins` (64) bins whose num_bins - 1 edges span
-[0, max_error_bin]; loss = masked mean cross entropy over residue pairs, zeroed outside the
-resolution window. Shapes: N = residues (i aligned frame, j scored residue), B = bins.
+origins (CA), binned by the head's breaks (AF2: 64 bins, 63 edges spanning [0, 31] A);
+loss = masked mean cross entropy over residue pairs, zeroed outside the resolution window. Shapes: N = residues (i aligned frame, j scored residue), B = bins.
 """
 
 from __future__ import annotations
@@ -13,19 +12,13 @@ from typing import Mapping
 import jax
 import jax.numpy as jnp
 
+from alphafold_jax.common.confidence import compute_predicted_aligned_error, predicted_tm_score
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.losses import _frames
 from alphafold_jax.losses._keys import lookup
 from alphafold_jax.losses._utils import resolution_weight, softmax_cross_entropy
 from alphafold_jax.losses.config import LossConfig
 from alphafold_jax.losses.fape import backbone_target
-from alphafold_jax.model.heads.predicted_aligned_error import (  # the head's pTM, re-exported
-    compute_predicted_aligned_error, predicted_tm_score)
-
-
-def pae_breaks(config: LossConfig = LossConfig()) -> jnp.ndarray:
-  """[B - 1] edges: linspace(0, max_error_bin, num_bins - 1)."""
-  return jnp.linspace(0., config.pae_max_error_bin, config.pae_num_bins - 1)
 
 
 def aligned_error_squared(pred_frames: Rigid, target_frames: Rigid) -> jnp.ndarray:
@@ -73,12 +66,11 @@ def predicted_final_frames(predictions: Mapping) -> Rigid:
 
 def pae_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
              config: LossConfig = LossConfig()):
-  """predictions['predicted_aligned_error'] {'logits' [N, N, B], 'breaks' [B-1] (optional)}
+  """predictions['predicted_aligned_error'] {'logits' [N, N, B], 'breaks' [B-1]}
   + final backbone frames; batch backbone_affine_tensor/mask, resolution.
   Metrics: pae loss and pTM (weights = seq_mask if given)."""
-  head = lookup(predictions, 'predicted_aligned_error')
-  logits = lookup(head, 'logits', what="predictions['predicted_aligned_error']")
-  breaks = jnp.asarray(head['breaks']) if 'breaks' in head else pae_breaks(config)
+  logits = lookup(predictions, 'predicted_aligned_error', 'logits')
+  breaks = jnp.asarray(lookup(predictions, 'predicted_aligned_error', 'breaks'))
   target, mask = backbone_target(batch)
   loss = pae_cross_entropy(logits, breaks, predicted_final_frames(predictions), target, mask)
   if config.filter_by_resolution:

@@ -1,7 +1,7 @@
 """pLDDT loss (Jumper et al. 2021, Suppl. Sec. 1.9.6, Alg. 29 "predictPerResidueLDDT_Ca").
 
 Targets: per-residue lDDT-Ca of the predicted CA positions against the true ones (15 A
-inclusion radius, thresholds 0.5/1/2/4 A), discretised into `plddt_num_bins` (50) equal bins
+inclusion radius, thresholds 0.5/1/2/4 A), discretised into as many equal bins as the logits have (AF2: 50)
 on [0, 1]; loss = masked mean cross entropy, zeroed outside the resolution window.
 Shapes: N = residues, B = bins.
 """
@@ -55,9 +55,6 @@ def plddt_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
   """predictions['predicted_lddt']['logits'] [N, B] + structure-module positions;
   batch all_atom_positions [N, 37, 3], all_atom_mask [N, 37], resolution."""
   logits = lookup(predictions, 'predicted_lddt', 'logits')
-  if logits.shape[-1] != config.plddt_num_bins:
-    raise ValueError(f'pLDDT logits have {logits.shape[-1]} bins, config expects '
-                     f'{config.plddt_num_bins}')
   true_pos = lookup(batch, 'all_atom_positions', what='batch')
   ca_mask = lookup(batch, 'all_atom_mask', what='batch')[:, 1]
   pred_ca = predicted_ca_positions(predictions)

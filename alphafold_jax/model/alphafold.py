@@ -16,26 +16,38 @@ so features resampled per recycle (E = num_recycle + 1) are used in order.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
 
 from alphafold_jax.common import residue_constants as rc
+from alphafold_jax.common.confidence import (compute_plddt, compute_predicted_aligned_error,
+                                             predicted_tm_score)
 from alphafold_jax.model.embedders import initial_recycling_state
 from alphafold_jax.model.embeddings_and_evoformer import EmbeddingsAndEvoformer
 from alphafold_jax.model.heads import (DistogramHead, ExperimentallyResolvedHead, MaskedMsaHead,
                                        PredictedAlignedErrorHead, PredictedLDDTHead)
-from alphafold_jax.model.heads.predicted_aligned_error import (compute_predicted_aligned_error,
-                                                               predicted_tm_score)
-from alphafold_jax.model.heads.predicted_lddt import compute_plddt
 from alphafold_jax.model.structure_module import StructureModule
-
-if TYPE_CHECKING:  # the config tree also holds the input pipeline's config
-  from alphafold_jax.config.presets import ModelConfig
+from alphafold_jax.ops.precision import mixed_precision
 
 Batch = Mapping[str, jnp.ndarray]
+# The model reads a `ModelConfig` (alphafold_jax.config, the layer above, which also holds the
+# input pipeline's and the losses' settings) by its fields only: global_config, evoformer,
+# structure_module, heads, losses (which optional heads exist), num_recycle,
+# recycle_early_stop_tolerance.
+ModelConfig = Any
+
+
+def built_heads(config: ModelConfig) -> dict:
+  """Which optional heads exist. As in AF2, a head whose loss weight is 0 is not built; the
+  loss weights (config.losses) are the one home of that choice. Distogram and pLDDT heads
+  are always built (their outputs are part of every prediction)."""
+  w = config.losses
+  return {'masked_msa': bool(w.masked_msa_weight),
+          'experimentally_resolved': bool(w.experimentally_resolved_weight),
+          'predicted_aligned_error': bool(w.pae_weight)}
 
 
 class AlphaFoldIteration(hk.Module):
@@ -47,22 +59,25 @@ class AlphaFoldIteration(hk.Module):
 
   def __call__(self, batch: Batch, prev: Mapping[str, jnp.ndarray], is_training: bool) -> dict:
     c, gc = self.config, self.config.global_config
-    reps = EmbeddingsAndEvoformer(c.evoformer, gc)(batch, prev, is_training)
-    h = c.heads
+    # bf16 compute in the trunk with fp32 parameters and fp32 representations out, as AF2's
+    # `bfloat16` (ops/precision.py); the structure module and heads stay fp32.
+    trunk = EmbeddingsAndEvoformer(c.evoformer, gc)
+    reps = mixed_precision(trunk, enabled=gc.bfloat16)(batch, prev, is_training)
+    h, build = c.heads, built_heads(c)
     key = hk.next_rng_key() if is_training else None
     ret = {'representations': reps}
     ret['structure_module'] = StructureModule(c.structure_module, gc)(
         reps['single'], reps['pair'], batch['aatype'], batch['seq_mask'],
         is_training=is_training, key=key)
     ret['distogram'] = DistogramHead(h.distogram, gc)(reps['pair'])
-    if h.masked_msa.weight:
+    if build['masked_msa']:
       ret['masked_msa'] = MaskedMsaHead(h.masked_msa, gc)(reps['msa'])
-    if h.experimentally_resolved.weight:
+    if build['experimentally_resolved']:
       ret['experimentally_resolved'] = ExperimentallyResolvedHead(
           h.experimentally_resolved, gc)(reps['single'])
     ret['predicted_lddt'] = PredictedLDDTHead(h.predicted_lddt, gc)(
         ret['structure_module']['act'])
-    if h.predicted_aligned_error.weight:
+    if build['predicted_aligned_error']:
       ret['predicted_aligned_error'] = PredictedAlignedErrorHead(
           h.predicted_aligned_error, gc)(reps['pair'])
     return ret

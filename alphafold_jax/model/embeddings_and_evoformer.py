@@ -65,13 +65,16 @@ class EmbeddingsAndEvoformer(hk.Module):
   def __call__(self, batch: Mapping[str, jnp.ndarray], prev: Mapping[str, jnp.ndarray],
                is_training: bool) -> dict:
     c, gc = self.c, self.gc
-    seq_mask = batch['seq_mask'].astype(jnp.float32)  # [N]
+    # Compute dtype of the trunk (AF2's `bfloat16`); fp32 parameters either way.
+    dtype = jnp.bfloat16 if gc.bfloat16 else jnp.float32
+    seq_mask = batch['seq_mask'].astype(dtype)  # [N]
     pair_mask = seq_mask[:, None] * seq_mask[None, :]  # [N, N]
 
     # Alg. 3-5 and Alg. 32.
-    msa, pair = embedders.embed_inputs(batch, c.input_config())  # [S, N, c_m], [N, N, c_z]
+    msa, pair = embedders.embed_inputs(batch, c.input_config(),
+                                       dtype=dtype)  # [S, N, c_m], [N, N, c_z]
     msa_row_update, pair_update = embedders.embed_recycling(
-        prev, batch['aatype'], c.recycling_config())
+        prev, batch['aatype'], c.recycling_config(), dtype=dtype)
     if msa_row_update is not None:
       msa = msa.at[0].add(msa_row_update)
     pair = pair + pair_update
@@ -84,18 +87,18 @@ class EmbeddingsAndEvoformer(hk.Module):
 
     # Alg. 2 lines 14-16: extra-MSA stack (Alg. 18) updates the pair only.
     extra = embedders.embed_extra_msa(
-        batch, embedders.ExtraMsaEmbedderConfig(c.extra_msa_channel))  # [X, N, c_e]
+        batch, embedders.ExtraMsaEmbedderConfig(c.extra_msa_channel), dtype=dtype)  # [X, N, c_e]
     _, pair = evoformer_stack(
         extra, pair, batch['extra_msa_mask'], pair_mask, config=c.evoformer, global_config=gc,
         num_block=c.extra_msa_stack_num_block, is_extra_msa=True, is_training=is_training)
 
     # Alg. 2 lines 7-8: template torsion rows appended to the MSA.
-    msa_mask = batch['msa_mask'].astype(jnp.float32)  # [S, N]
+    msa_mask = batch['msa_mask'].astype(dtype)  # [S, N]
     num_msa_rows = msa.shape[0]
     if c.template.enabled and c.template.embed_torsion_angles:
-      rows, row_mask = embed_template_single(template_batch, c.msa_channel, gc)
+      rows, row_mask = embed_template_single(template_batch, c.msa_channel, gc, dtype=dtype)
       msa = jnp.concatenate([msa, rows], axis=0)  # [S + T, N, c_m]
-      msa_mask = jnp.concatenate([msa_mask, row_mask.astype(jnp.float32)], axis=0)
+      msa_mask = jnp.concatenate([msa_mask, row_mask.astype(dtype)], axis=0)
 
     # Alg. 6: the main Evoformer stack.
     msa, pair = evoformer_stack(

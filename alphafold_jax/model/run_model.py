@@ -13,17 +13,14 @@ num_recycles (cycles actually run) and structure_module / heads raw outputs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from alphafold_jax.model.alphafold import AlphaFold, confidence_outputs
-
-if TYPE_CHECKING:
-  from alphafold_jax.config.presets import ModelConfig
+from alphafold_jax.model.alphafold import AlphaFold, ModelConfig, confidence_outputs
 
 # Keys of AF2 processed features the model reads; anything else in a feature dict
 # (labels, raw strings) is dropped before the jitted call.
@@ -39,7 +36,7 @@ def model_inputs(features: Mapping[str, Any]) -> dict:
   return {k: np.asarray(v) for k, v in features.items() if k in MODEL_FEATURES}
 
 
-def forward_fn(config: 'ModelConfig'):
+def forward_fn(config: ModelConfig):
   """hk.transform-able forward: (batch, is_training, num_recycle) -> raw outputs + confidences."""
 
   def forward(batch, is_training=False, num_recycle=None):
@@ -56,7 +53,7 @@ def forward_fn(config: 'ModelConfig'):
 class RunModel:
   """Features -> predictions with one compiled function per input shape."""
 
-  def __init__(self, config: 'ModelConfig', params: Optional[Mapping] = None):
+  def __init__(self, config: ModelConfig, params: Optional[Mapping] = None):
     self.config = config
     self.params = params
     self.transformed = hk.transform(forward_fn(config))
@@ -75,11 +72,12 @@ class RunModel:
 
   def process_features(self, raw_features: Mapping[str, np.ndarray],
                        random_seed: int = 0) -> dict:
-    """AF2 raw features (`data_pipeline.make_raw_features`) -> processed features."""
-    # The one place model code reaches into the NumPy pipeline; imported lazily so that
-    # importing the model never loads it.
-    from data_pipeline import process_features  # pylint: disable=g-import-not-at-top
-    return process_features(raw_features, self.config.data, random_seed)
+    """AF2 raw features (`data_pipeline.make_raw_features`) -> processed features.
+
+    The input pipeline is the config's own (`config.data`, a data_pipeline FeatureConfig):
+    model code never imports data_pipeline.
+    """
+    return self.config.data.process(raw_features, random_seed)
 
   def predict(self, features: Mapping[str, Any], random_seed: int = 0,
               num_recycle: Optional[int] = None) -> dict:

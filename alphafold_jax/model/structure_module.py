@@ -52,16 +52,12 @@ from alphafold_jax.nn import LayerNorm, Linear
 
 @dataclasses.dataclass(frozen=True)
 class SidechainConfig:
-  """Angle ResNet widths (AF2 `structure_module.sidechain`).
-
-  atom_clamp_distance, length_scale and weight_frac are used by the side-chain FAPE loss
-  (kept here so the preset mirrors AF2's config tree).
+  """Angle ResNet widths (AF2 `structure_module.sidechain`). AF2's side-chain FAPE settings
+  of that scope (atom_clamp_distance, length_scale, weight_frac) are loss settings: their one
+  home is `LossConfig` (sidechain_clamp_distance, sidechain_length_scale, sidechain_weight_frac).
   """
   num_channel: int = 128
   num_residual_block: int = 2
-  atom_clamp_distance: float = 10.0
-  length_scale: float = 10.0
-  weight_frac: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)

@@ -75,13 +75,12 @@ class TemplateEmbeddingConfig:
   attention: point-wise attention (Alg. 17): 4 heads, key/value 64 in total, no gate.
   subbatch_size: chunk of the N*N query rows of the point-wise attention at inference; it
     applies only in fixed-rows mode (`GlobalConfig.subbatch_size` set; ops/memory_policy.py).
-  max_templates: how many templates the data pipeline provides (informational here).
+  The number of templates is the input pipeline's `max_templates` (FeatureConfig, its home).
   """
   enabled: bool = True
   embed_torsion_angles: bool = True
   use_template_unit_vector: bool = False
   template_channel: int = 64
-  max_templates: int = 4
   subbatch_size: int = 128
   dgram_features: DistogramBins = DistogramBins(min_bin=3.25, max_bin=50.75, num_bins=39)
   template_pair_stack: TemplatePairStackConfig = TemplatePairStackConfig()

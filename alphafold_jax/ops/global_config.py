@@ -24,7 +24,9 @@ class GlobalConfig:
     block in the backward pass.
   use_remat: rematerialise each stacked block in the backward pass.
   zero_init: AF2's zero initialisation of final layers of residual branches.
-  bfloat16: bf16 compute with fp32 parameters.
+  bfloat16: bf16 compute in the trunk (embeddings + Evoformer) with fp32 parameters, LayerNorm
+    statistics and outputs (AF2's `bfloat16`; ops/precision.py). The one precision switch, for
+    inference and training alike.
   eval_dropout: keep dropout on at inference (AF2 option).
 
   The memory fields are read in one place, `alphafold_jax.ops.memory_policy`.

@@ -4,7 +4,7 @@ Public names (imported lazily so `import alphafold_jax.training` stays light):
   TrainConfig                  training/config.py   (AF2 defaults, Suppl. 1.11.3)
   make_optimizer, make_schedule training/optimizer.py
   TrainState, create_train_state training/state.py
-  make_train_step, jit_train_step, loss_fn_from_model   training/train_step.py
+  make_train_step, jit_train_step   training/train_step.py
   make_mesh, shard_batch, replicate   training/sharding.py
   Checkpointer, export_params  training/checkpoints.py
   Evaluator                    training/evaluation.py
@@ -23,7 +23,6 @@ _LAZY = {
     'create_train_state': 'alphafold_jax.training.state',
     'make_train_step': 'alphafold_jax.training.train_step',
     'jit_train_step': 'alphafold_jax.training.train_step',
-    'loss_fn_from_model': 'alphafold_jax.training.train_step',
     'make_mesh': 'alphafold_jax.training.sharding',
     'shard_batch': 'alphafold_jax.training.sharding',
     'replicate': 'alphafold_jax.training.sharding',

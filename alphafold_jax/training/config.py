@@ -16,7 +16,6 @@ from typing import Any, Mapping
 
 _OPTIMIZERS = ('adam', 'adamw')
 _DECAYS = ('constant', 'step', 'exponential', 'cosine')
-_DTYPES = ('float32', 'bfloat16')
 
 
 class TrainConfigError(ValueError):
@@ -57,9 +56,8 @@ class TrainConfig:
   # unclamped in the rest (AF2: 0.9). Read by the AF2-loss presets (af2_presets.py).
   clamped_fape_fraction: float = 0.9
 
-  # Memory / precision of the per-example loss.
-  remat: bool = False  # jax.checkpoint around the per-example loss
-  compute_dtype: str = 'float32'  # 'bfloat16': float params cast for the forward (master fp32)
+  # Memory and precision are model settings with one home each: remat and chunking in the
+  # model's GlobalConfig (ops/memory_policy.py), bf16 compute in GlobalConfig.bfloat16.
 
   # Sharding rules: the batch axis is sharded over this mesh axis, params replicated.
   data_axis: str = 'data'
@@ -91,7 +89,6 @@ class TrainConfig:
     need(self.max_recycle >= 0, f'max_recycle must be >= 0, got {self.max_recycle}')
     need(0 <= self.clamped_fape_fraction <= 1,
          f'clamped_fape_fraction must be in [0, 1], got {self.clamped_fape_fraction}')
-    need(self.compute_dtype in _DTYPES, f'compute_dtype must be one of {_DTYPES}, got {self.compute_dtype!r}')
     need(bool(self.data_axis), 'data_axis must be a non-empty mesh axis name')
     for name in ('log_every', 'checkpoint_every', 'eval_every'):
       need(getattr(self, name) >= 0, f'{name} must be >= 0')

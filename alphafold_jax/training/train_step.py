@@ -36,37 +36,15 @@ LossFn = Callable[[Any, Mapping[str, jnp.ndarray], jnp.ndarray, jnp.ndarray],
                   Tuple[jnp.ndarray, Dict[str, jnp.ndarray]]]
 
 
-def loss_fn_from_model(apply_fn: Callable, loss_from_outputs: Callable) -> LossFn:
-  """Builds a per-example loss_fn from a Haiku-style forward and a loss on its outputs.
-
-  apply_fn(params, rng, example, num_recycle) -> predictions
-  loss_from_outputs(predictions, example) -> (loss, metrics)
-  """
-
-  def loss_fn(params, example, rng, num_recycle):
-    predictions = apply_fn(params, rng, example, num_recycle)
-    return loss_from_outputs(predictions, example)
-
-  return loss_fn
-
-
-def _cast_floats(tree: Any, dtype) -> Any:
-  return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x,
-                      tree)
-
-
-def _per_example(loss_fn: LossFn, config: TrainConfig) -> LossFn:
-  """Wraps loss_fn with the precision and remat options; output loss is float32."""
+def _per_example(loss_fn: LossFn) -> LossFn:
+  """loss_fn with float32 loss and metrics (precision and remat are the model's settings)."""
 
   def fn(params, example, rng, num_recycle):
-    if config.compute_dtype == 'bfloat16':
-      # Mixed precision: the forward sees bf16 copies; grads flow back to fp32 masters.
-      params = _cast_floats(params, jnp.bfloat16)
     loss, metrics = loss_fn(params, example, rng, num_recycle)
     metrics = jax.tree.map(lambda m: jnp.asarray(m, jnp.float32), dict(metrics))
     return jnp.asarray(loss, jnp.float32), metrics
 
-  return jax.checkpoint(fn) if config.remat else fn
+  return fn
 
 
 def sample_num_recycle(key: jnp.ndarray, config: TrainConfig) -> jnp.ndarray:
@@ -90,7 +68,7 @@ def _mean_metrics(metrics: Dict[str, jnp.ndarray]) -> Dict[str, jnp.ndarray]:
 def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation,
                     config: TrainConfig) -> Callable[[TrainState, Mapping], Tuple[TrainState, Dict]]:
   """Returns the UN-jitted step(state, batch) -> (state, metrics); see jit_train_step."""
-  per_example = _per_example(loss_fn, config)
+  per_example = _per_example(loss_fn)
   schedule = make_schedule(config)
   vmapped = jax.vmap(per_example, in_axes=(None, 0, 0, None))  # over examples
 
@@ -147,18 +125,3 @@ def jit_train_step(step_fn: Callable, mesh: Optional[jax.sharding.Mesh] = None,
   data = sharding_lib.batch_sharding(mesh, axis_name)
   return jax.jit(step_fn, in_shardings=(rep, data), out_shardings=(rep, rep),
                  donate_argnums=donate_argnums)
-
-
-def make_eval_loss(loss_fn: LossFn, config: TrainConfig) -> Callable:
-  """jitted (params, batch, rng) -> (mean loss, metrics) with max_recycle, no update."""
-  per_example = _per_example(loss_fn, config)
-
-  @jax.jit
-  def evaluate(params, batch, rng):
-    keys = jax.random.split(rng, _batch_size(batch))
-    num_recycle = jnp.asarray(config.max_recycle, jnp.int32)
-    losses, metrics = jax.vmap(per_example, in_axes=(None, 0, 0, None))(params, batch, keys,
-                                                                       num_recycle)
-    return jnp.mean(losses), _mean_metrics(metrics)
-
-  return evaluate

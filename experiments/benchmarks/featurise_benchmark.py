@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 import data_pipeline  # noqa: E402
 from data_pipeline import parsers  # noqa: E402
-from data_pipeline.processed_features import feature_config_for_model, process_features  # noqa: E402
+from alphafold_jax.config import model_config  # noqa: E402
+from data_pipeline.processed_features import process_features  # noqa: E402
 
 A3M = ROOT / 'tests' / 'data' / 'msa' / 'myoglobin_102M_A' / '102m_A.a3m'
 
@@ -40,7 +41,7 @@ def featurise(model: str, seed: int):
   msa = parsers.parse_a3m(A3M.read_text())
   raw = data_pipeline.make_raw_features(msa.sequences[0], '102M_A', [msa])
   parsed = time.perf_counter(), time.process_time()
-  features = process_features(raw, feature_config_for_model(model), seed=seed)
+  features = process_features(raw, model_config(model).data, seed=seed)
   return raw, features, parsed
 
 

@@ -37,9 +37,36 @@ def _pairs(ours, theirs):
        'reduce_msa_clusters_by_max_templates'),
       (d.masked_msa_replace_fraction, td.eval.masked_msa_replace_fraction, 'replace_fraction'),
       (ours.num_recycle, theirs.model.num_recycle, 'num_recycle'),
-      (bool(ours.heads.predicted_aligned_error.weight),
-       bool(theirs.model.heads.predicted_aligned_error.weight), 'has PAE head'),
+      (ours.has_pae_head, bool(theirs.model.heads.predicted_aligned_error.weight),
+       'has PAE head'),
   ]
+  # Loss weights: one home (LossConfig); AF2 keeps them in its heads.
+  th, w = theirs.model.heads, ours.losses
+  for ours_name, head in (('distogram_weight', 'distogram'), ('masked_msa_weight', 'masked_msa'),
+                          ('plddt_weight', 'predicted_lddt'), ('pae_weight', 'predicted_aligned_error'),
+                          ('experimentally_resolved_weight', 'experimentally_resolved'),
+                          ('structure_module_weight', 'structure_module')):
+    out.append((getattr(w, ours_name), th[head].weight, f'losses.{ours_name}'))
+  out += [(w.structural_violation_loss_weight, th.structure_module.structural_violation_loss_weight,
+           'structural_violation_loss_weight'),
+          (w.sidechain_weight_frac, th.structure_module.sidechain.weight_frac, 'weight_frac'),
+          (w.fape_clamp_distance, th.structure_module.fape.clamp_distance, 'fape clamp'),
+          (w.chi_weight, th.structure_module.chi_weight, 'chi_weight'),
+          (w.angle_norm_weight, th.structure_module.angle_norm_weight, 'angle_norm_weight'),
+          (w.violation_tolerance_factor, th.structure_module.violation_tolerance_factor,
+           'violation_tolerance_factor'),
+          (w.clash_overlap_tolerance, th.structure_module.clash_overlap_tolerance,
+           'clash_overlap_tolerance')]
+  h = ours.heads
+  out += [(h.distogram.num_bins, th.distogram.num_bins, 'distogram.num_bins'),
+          (h.distogram.first_break, th.distogram.first_break, 'distogram.first_break'),
+          (h.distogram.last_break, th.distogram.last_break, 'distogram.last_break'),
+          (h.predicted_lddt.num_bins, th.predicted_lddt.num_bins, 'predicted_lddt.num_bins'),
+          (h.masked_msa.num_output, th.masked_msa.num_output, 'masked_msa.num_output'),
+          (h.predicted_aligned_error.num_bins, th.predicted_aligned_error.num_bins,
+           'predicted_aligned_error.num_bins'),
+          (h.predicted_aligned_error.max_error_bin, th.predicted_aligned_error.max_error_bin,
+           'predicted_aligned_error.max_error_bin')]
   sm, tsm = ours.structure_module, theirs.model.heads.structure_module
   for f in ('num_layer', 'num_channel', 'num_head', 'num_scalar_qk', 'num_scalar_v',
             'num_point_qk', 'num_point_v', 'num_layer_in_transition', 'position_scale'):

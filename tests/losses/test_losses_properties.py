@@ -305,4 +305,4 @@ def test_clear_errors(case):
     L.alphafold_loss({'structure_module': case['pred']['structure_module']}, case['batch'])
   with pytest.raises(ValueError, match='frames must be'):
     L.backbone_loss({'structure_module': {'traj': np.zeros((3, 5, 6))}}, case['batch'])
-  assert dataclasses.is_dataclass(L.LossConfig) and L.LossConfig().pae_num_bins == 64
+  assert dataclasses.is_dataclass(L.LossConfig) and L.LossConfig().pae_weight == 0.1

@@ -21,7 +21,8 @@ TINY = dp.DiffusionModelConfig(
                             num_head=2, num_scalar_qk=3, num_scalar_v=3, num_point_qk=2,
                             num_point_v=2),
     diffusion=SE3DiffusionConfig(sampler=SamplerConfig(num_steps=3, noise_scale=0.5)),
-    distogram=DistogramHeadConfig(num_bins=7, weight=0.3), num_noise_samples=3)
+    distogram=DistogramHeadConfig(num_bins=7), distogram_weight=0.3,
+    num_noise_samples=3)
 PADDED = 3  # tiny_examples[3]: 9 real residues + 4 padded (conftest)
 
 

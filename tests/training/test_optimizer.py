@@ -73,7 +73,7 @@ def test_adamw_weight_decay():
 
 @pytest.mark.parametrize('bad', [
     dict(batch_size=0), dict(optimizer='sgd'), dict(learning_rate=0.), dict(decay='linear'),
-    dict(weight_decay=0.1), dict(max_recycle=-1), dict(compute_dtype='float16'),
+    dict(weight_decay=0.1), dict(max_recycle=-1),
     dict(keep_checkpoints=0), dict(log_every=0), dict(decay_rate=1.5)])
 def test_config_rejects_bad_values(bad):
   with pytest.raises(TrainConfigError):

@@ -13,6 +13,7 @@ import dataclasses
 import haiku as hk
 import jax.numpy as jnp
 
+from alphafold_jax.common.confidence import distogram_bin_edges
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.nn import Linear
 
@@ -23,17 +24,11 @@ class DistogramHeadConfig:
   first_break: float = 2.3125
   last_break: float = 21.6875
   num_bins: int = 64
-  weight: float = 0.3
 
   def __post_init__(self):
     if self.num_bins < 2 or not self.first_break < self.last_break:
       raise ValueError(f'DistogramHeadConfig: need num_bins >= 2 and first_break < last_break, '
                        f'got {self}')
-
-
-def distogram_bin_edges(config: DistogramHeadConfig) -> jnp.ndarray:
-  """[B - 1] bin edges in angstrom."""
-  return jnp.linspace(config.first_break, config.last_break, config.num_bins - 1)
 
 
 class DistogramHead(hk.Module):
@@ -51,4 +46,5 @@ class DistogramHead(hk.Module):
     init = 'zeros' if self.gc.zero_init else 'linear'
     half = Linear(self.c.num_bins, initializer=init, name='half_logits')(pair)  # [N, N, B]
     logits = half + jnp.swapaxes(half, 0, 1)  # [N, N, B], symmetric in (i, j)
-    return {'logits': logits, 'bin_edges': distogram_bin_edges(self.c)}
+    return {'logits': logits, 'bin_edges': distogram_bin_edges(
+        self.c.first_break, self.c.last_break, self.c.num_bins)}

@@ -21,11 +21,8 @@ _ATOM37 = 37
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentallyResolvedHeadConfig:
-  """AF2 `heads.experimentally_resolved` (model_1_ptm); the resolution filter is a loss setting."""
-  filter_by_resolution: bool = True
-  max_resolution: float = 3.0
-  min_resolution: float = 0.1
-  weight: float = 0.01
+  """AF2 `heads.experimentally_resolved`: no architecture settings (built when its loss weight
+  is non-zero; the resolution filter is a loss setting)."""
 
 
 class ExperimentallyResolvedHead(hk.Module):

@@ -19,7 +19,6 @@ from alphafold_jax.nn import Linear
 class MaskedMsaHeadConfig:
   """AF2 `heads.masked_msa` (model_1_ptm)."""
   num_output: int = 23
-  weight: float = 2.0
 
   def __post_init__(self):
     if self.num_output < 1:

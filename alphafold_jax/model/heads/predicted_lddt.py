@@ -23,10 +23,6 @@ class PredictedLDDTHeadConfig:
   """AF2 `heads.predicted_lddt` (model_1_ptm); the resolution filter is a loss setting."""
   num_bins: int = 50
   num_channels: int = 128
-  filter_by_resolution: bool = True
-  max_resolution: float = 3.0
-  min_resolution: float = 0.1
-  weight: float = 0.01
 
   def __post_init__(self):
     if self.num_bins < 1 or self.num_channels < 1:
@@ -52,11 +48,3 @@ class PredictedLDDTHead(hk.Module):
     act = jax.nn.relu(Linear(self.c.num_channels, initializer='relu', name='act_1')(act))
     init = 'zeros' if self.gc.zero_init else 'linear'
     return {'logits': Linear(self.c.num_bins, initializer=init, name='logits')(act)}  # [N, B]
-
-
-def compute_plddt(logits: jnp.ndarray) -> jnp.ndarray:
-  """[..., N, B] logits -> [..., N] pLDDT in 0..100 (expected value of bin centres)."""
-  num_bins = logits.shape[-1]
-  centres = (jnp.arange(num_bins, dtype=jnp.float32) + 0.5) / num_bins  # [B]
-  probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
-  return 100.0 * jnp.sum(probs * centres, axis=-1)

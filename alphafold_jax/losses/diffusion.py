@@ -16,11 +16,12 @@ from typing import Mapping, Tuple
 import jax
 import jax.numpy as jnp
 
+from alphafold_jax.common import residue_constants as rc
 from alphafold_jax.geometry import rotation, so3
 from alphafold_jax.geometry.alignment import kabsch
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.losses.fape import backbone_fape
-from alphafold_jax.model.diffusion import edm, se3
+from alphafold_jax.model.diffusion import edm, r3, se3
 from alphafold_jax.model.diffusion.config import (DiffusionLossConfig, EDMConfig,
                                                   SE3DiffusionConfig)
 
@@ -86,3 +87,22 @@ def edm_loss(x_denoised: jnp.ndarray, x_target: jnp.ndarray, sigma, mask: jnp.nd
     x_target = jax.lax.stop_gradient(frame.apply(x_target))
   mse = _masked_mean(jnp.sum(jnp.square(x_denoised - x_target), -1) / 3., mask)
   return edm.loss_weight(sigma, config) * mse
+
+
+_N, _CA, _C = (rc.atom_order[a] for a in ('N', 'CA', 'C'))
+
+
+def true_frames(example: Mapping[str, jnp.ndarray]) -> Tuple[Rigid, jnp.ndarray]:
+  """AF2 backbone frames of the labels, translations centred over the mask (angstrom).
+
+  Returns (Rigid [N], mask [N]) with mask = seq_mask * N, CA, C resolved.
+  """
+  pos = example['all_atom_positions']  # [N, 37, 3]
+  atom_mask = example['all_atom_mask']  # [N, 37]
+  mask = (example['seq_mask'] * atom_mask[:, _N] * atom_mask[:, _CA]
+          * atom_mask[:, _C]).astype(jnp.float32)  # [N]
+  frames = Rigid.from_backbone(pos[:, _N], pos[:, _CA], pos[:, _C])
+  # Identity rotations where the frame is undefined (padding, missing atoms): keeps the
+  # masked-out terms of the losses finite.
+  rot = jnp.where(mask[:, None, None] > 0, frames.rot, jnp.eye(3, dtype=frames.rot.dtype))
+  return Rigid(rot=rot, trans=r3.centre(frames.trans, mask)), mask

@@ -7,7 +7,8 @@ import pytest
 
 from alphafold_jax.geometry import rotation
 from alphafold_jax.geometry.rigid import Rigid
-from alphafold_jax.model.diffusion import edm, losses, se3
+from alphafold_jax.losses import diffusion as losses
+from alphafold_jax.model.diffusion import edm, se3
 from alphafold_jax.model.diffusion.config import (DiffusionLossConfig, EDMConfig,
                                                   SE3DiffusionConfig)
 
