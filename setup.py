@@ -32,5 +32,5 @@ setup(
             'colabfold-kernels==0.9.0',
         ],
     },
-    entry_points={'console_scripts': ['alphafold-jax=alphafold_jax.inference.cli:main']},
+    entry_points={'console_scripts': ['alphafold-jax=alphafold_jax.cli:main']},
 )

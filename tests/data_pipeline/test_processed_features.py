@@ -166,17 +166,17 @@ def _assert_equal_to_oracle(ours, ref):
     np.testing.assert_array_equal(ours[key], ref[key], err_msg=key)
 
 
+def feature_config_for_model(name, **overrides):
+  """The input-pipeline part of an AF2 preset: its one home is `model_config`."""
+  return model_config(name, **overrides).data
+
+
 @pytest.mark.parametrize('model, overrides', [
     # templates, S = 132 - 4 clusters, 2 ensemble members, extra-MSA crop used
     ('model_1_ptm', {'common.num_recycle': 1, 'eval.max_msa_clusters': 132,
                      'common.max_extra_msa': 700}),
     ('model_5', {'common.num_recycle': 0, 'common.max_extra_msa': 300}),  # extra-MSA crop used
 ])
-def feature_config_for_model(name, **overrides):
-  """The input-pipeline part of an AF2 preset: its one home is `model_config`."""
-  return model_config(name, **overrides).data
-
-
 def test_matches_oracle_with_replayed_draws_real_msa(data_dir, model, overrides):
   raw = _raw_from_files(data_dir, 'af2_pipeline_example',
                         ['bfd_uniclust_hits.a3m', 'mgnify_hits.sto', 'uniref90_hits.sto'])

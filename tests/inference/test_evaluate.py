@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from alphafold_jax.common import protein
-from alphafold_jax.inference import cli, evaluate, score
+from alphafold_jax import cli
+from alphafold_jax.inference import evaluate
+from alphafold_jax.metrics.scoring import score_proteins
 
 
 @pytest.fixture
@@ -42,8 +44,8 @@ def test_evaluate_table_and_json(dirs, tmp_path, capsys):
   assert set(rows) == {'1CRN', '1L2Y'} and report['missing'] == ['1VII']
   assert rows['1CRN']['prediction'].endswith('1crn.pdb')
   # the noisy crambin (as written, 3-decimal coordinates): same numbers as `score`, imperfect
-  direct = score.score_proteins(protein.from_file(pred / '1crn.pdb'), crambin)
-  assert direct['ca_rmsd'] == pytest.approx(score.score_proteins(noisy, crambin)['ca_rmsd'],
+  direct = score_proteins(protein.from_file(pred / '1crn.pdb'), crambin)
+  assert direct['ca_rmsd'] == pytest.approx(score_proteins(noisy, crambin)['ca_rmsd'],
                                             abs=1e-3)
   for key in evaluate.METRICS:
     assert rows['1CRN'][key] == pytest.approx(direct[key], abs=1e-6)

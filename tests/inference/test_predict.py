@@ -16,7 +16,8 @@ from Bio.PDB import MMCIFParser, PDBParser
 from Bio.SeqUtils import seq1
 
 from alphafold_jax.config import model_config
-from alphafold_jax.inference import cli, predict, weights
+from alphafold_jax import cli
+from alphafold_jax.inference import predict, weights
 from alphafold_jax.inference.targets import Target
 from alphafold_jax.params import ParamsError, save_alphafold_params
 

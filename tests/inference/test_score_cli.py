@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from alphafold_jax.common import protein
-from alphafold_jax.inference import cli, score
+from alphafold_jax import cli
+from alphafold_jax.cli import score
+from alphafold_jax.metrics.scoring import score_proteins
+from alphafold_jax.metrics.sequence_alignment import needleman_wunsch
 
 
 def test_score_1crn_vs_rotated_copy(data_dir, capsys):
@@ -26,7 +29,7 @@ def test_score_perturbed_structure(data_dir):
   rng = np.random.default_rng(0)
   noisy = ref.replace(atom_positions=ref.atom_positions + rng.normal(size=ref.atom_positions.shape)
                       .astype(np.float32) * 1.5)
-  direct = score.score_proteins(noisy, ref)
+  direct = score_proteins(noisy, ref)
   assert 0.3 < direct['tm_score'] < 0.95 and 0.8 < direct['ca_rmsd'] < 4.
   assert 0. < direct['lddt_ca'] < 0.9 and 0. < direct['gdt_ts'] < 1.
   assert direct['gdt_ha'] < direct['gdt_ts']
@@ -49,20 +52,20 @@ def test_renumbered_and_truncated_model_aligns_by_sequence(tmp_path, data_dir):
   model = protein.Protein(aatype=ref.aatype[keep], atom_positions=ref.atom_positions[keep] + 7.,
                           atom_mask=ref.atom_mask[keep],
                           residue_index=np.arange(101, 101 + 65))  # different numbering
-  result = score.score_proteins(model, ref)
+  result = score_proteins(model, ref)
   assert result['alignment'] == 'sequence' and result['aligned_residues'] == 65
   assert result['ca_rmsd'] < 1e-3
   # normalised by the full reference length (76 residues), so TM < 1
   assert result['tm_score'] == pytest.approx(65 / 76, abs=1e-4)
   # forcing residue numbers finds no common residues -> clear error
   with pytest.raises(ValueError, match='in common'):
-    score.score_proteins(model, ref, align='index')
+    score_proteins(model, ref, align='index')
 
 
 def test_needleman_wunsch_with_gaps():
   a = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
   b = np.array([0, 1, 2, 5, 6, 7, 8, 11, 9])  # deletion of 3, 4 and an insertion
-  ia, ib = score.needleman_wunsch(a, b)
+  ia, ib = needleman_wunsch(a, b)
   pairs = set(zip(ia.tolist(), ib.tolist()))
   assert {(0, 0), (1, 1), (2, 2), (5, 3), (6, 4), (7, 5), (8, 6), (9, 8)} <= pairs
   assert all(a[i] == b[j] for i, j in pairs)

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from alphafold_jax.inference import train_cli
+from alphafold_jax.cli import train as train_cli
 from alphafold_jax.training import logging as log_lib
 
 NANO = pathlib.Path(__file__).resolve().parents[1] / 'data' / 'structures' / 'nano'

@@ -10,7 +10,7 @@ params). Multi-host: add --coordinator HOST:PORT --num-processes N --process-id 
 ALPHAFOLD_JAX_* environment variables, see training/distributed.py) on every process.
 
 Registration: `register(subparsers)` adds the subcommand to the package CLI; `run(args)`
-executes it; `main(argv)` runs it standalone (python -m alphafold_jax.inference.train_cli).
+executes it; `main(argv)` runs it standalone (python -m alphafold_jax.cli.train).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The `alphafold-jax` command line (console script -> `main`).
 
     alphafold-jax score MODEL REFERENCE [--json]      compare two structures
-    alphafold-jax train ...                           (see inference/train_cli.py)
+    alphafold-jax predict / train / evaluate ...      (cli/predict.py, train.py, evaluate.py)
 
 Adding a subcommand is one line in `SUBCOMMANDS`: (name, module). The module
 provides `register(subparsers)`, which adds its parser and sets `func=run` with
@@ -25,10 +25,10 @@ PROG = 'alphafold-jax'
 
 # (subcommand, module with register(subparsers)); order = order in --help.
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
-    ('score', 'alphafold_jax.inference.score'),
-    ('predict', 'alphafold_jax.inference.predict_cli'),
-    ('train', 'alphafold_jax.inference.train_cli'),
-    ('evaluate', 'alphafold_jax.inference.evaluate'),
+    ('score', 'alphafold_jax.cli.score'),
+    ('predict', 'alphafold_jax.cli.predict'),
+    ('train', 'alphafold_jax.cli.train'),
+    ('evaluate', 'alphafold_jax.cli.evaluate'),
 )
 
 EXIT_USAGE = 2
@@ -54,11 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
   for name, module_name in SUBCOMMANDS:
     try:
       module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-      if e.name == module_name:  # not written yet: simply not offered
-        continue
-      _register_unavailable(subparsers, name, f'{type(e).__name__}: {e}')
-      continue
     except Exception as e:  # pylint: disable=broad-except
       _register_unavailable(subparsers, name, f'{type(e).__name__}: {e}')
       continue

@@ -152,8 +152,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[list] = None) -> int:
-  """Standalone entry (python -m alphafold_jax.inference.predict_cli)."""
-  from alphafold_jax.inference import cli  # pylint: disable=import-outside-toplevel
+  """Standalone entry (python -m alphafold_jax.cli.predict)."""
+  from alphafold_jax import cli  # pylint: disable=import-outside-toplevel
   return cli.main(['predict', *(sys.argv[1:] if argv is None else argv)])
 
 
