@@ -50,7 +50,10 @@ from data_pipeline.feature_schema import FEATURE_SCHEMA, NUM_RES
 FeatureDict = Dict[str, np.ndarray]
 AxesTable = Mapping[str, Tuple[int, ...]]
 
-DEFAULT_BUCKETS = (64, 128, 256, 512, 768, 1024, 1536, 2048)
+# Residue lengths examples and predictions are padded to (one compiled program per bucket):
+# steps of 32 up to 192, 64 up to 512, 128 up to 1024, then 256-512.
+DEFAULT_BUCKETS = (32, 64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
+                   1280, 1536, 2048, 2560, 3072)
 
 _PER_RESIDUE = (
     # raw / processed per-residue features

@@ -29,7 +29,7 @@ from typing import Iterator, List, Optional, Sequence
 import numpy as np
 
 from alphafold_jax.common import protein as protein_lib
-from alphafold_jax.common import residue_constants as rc
+from data_pipeline.raw_features import sequence_to_aatype
 
 CHAIN_ID = 'A'
 
@@ -37,11 +37,6 @@ CHAIN_ID = 'A'
 def round_plddt(plddt: np.ndarray) -> np.ndarray:
   """pLDDT [L] rounded to 0.01 (the precision of the PDB B-factor column)."""
   return np.round(np.asarray(plddt, np.float64), 2)
-
-
-def sequence_to_aatype(sequence: str) -> np.ndarray:
-  """One-letter sequence -> aatype [L] (X -> 20 = UNK)."""
-  return np.array([rc.restype_order.get(a, rc.unk_restype_index) for a in sequence], np.int32)
 
 
 def prediction_to_protein(sequence: str, sample, chain_id: str = CHAIN_ID) -> protein_lib.Protein:

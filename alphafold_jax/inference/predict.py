@@ -26,11 +26,10 @@ import numpy as np
 
 from alphafold_jax.inference import targets as targets_lib
 from alphafold_jax.inference.targets import Target
+from data_pipeline.transforms import DEFAULT_BUCKETS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BUCKETS = (32, 64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
-                   1280, 1536, 2048, 2560, 3072)
 BUCKET_STEP_BEYOND = 512
 
 

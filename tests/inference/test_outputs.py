@@ -15,13 +15,14 @@ from alphafold_jax.common import residue_constants as rc
 from alphafold_jax.inference import outputs, plots
 from alphafold_jax.inference.predict import Sample, TargetResult, rank_samples
 from alphafold_jax.inference.targets import Target
+from data_pipeline.raw_features import sequence_to_aatype
 
 
 def _fake_sample(sequence, seed, pae=True):
   """A Sample with random coordinates on the atoms that exist for each residue type."""
   rng = np.random.default_rng(seed)
   n = len(sequence)
-  aatype = outputs.sequence_to_aatype(sequence)
+  aatype = sequence_to_aatype(sequence)
   mask = rc.restype_atom37_mask[aatype].astype(np.float32)  # [L, 37]
   positions = (rng.normal(size=(n, 37, 3)) * 5.).astype(np.float32) * mask[..., None]
   pae_matrix = rng.uniform(0., 31.75, size=(n, n)).astype(np.float32) if pae else None
