@@ -187,16 +187,6 @@ def atom37_to_frames(aatype: np.ndarray, all_atom_positions: np.ndarray,
   }
 
 
-def _chi_tables():
-  """Chi atom indices [21, 4, 4], chi mask [21, 4], pi-periodic [21, 4] (UNK row 0)."""
-  chi_atoms = np.zeros((NUM_RESTYPES_WITH_UNK, 4, 4), np.int64)
-  chi_atoms[:rc.restype_num] = np.asarray(rc.chi_angles_atom_indices)
-  chi_mask = np.zeros((NUM_RESTYPES_WITH_UNK, 4))
-  chi_mask[:rc.restype_num] = np.asarray(rc.chi_angles_mask, np.float64)
-  periodic = np.asarray(rc.chi_pi_periodic, np.float64)[:NUM_RESTYPES_WITH_UNK]
-  return chi_atoms, chi_mask, periodic
-
-
 def atom37_to_torsion_angles(
     aatype: np.ndarray, all_atom_positions: np.ndarray,
     all_atom_mask: np.ndarray,
@@ -240,7 +230,9 @@ def atom37_to_torsion_angles(
       mask[:, n_i] * mask[:, ca_i] * mask[:, c_i] * mask[:, o_i],
   ], axis=1)
 
-  chi_atoms, chi_type_mask, chi_periodic = _chi_tables()
+  chi_atoms = rc.chi_angles_atom_indices_with_unk  # [21, 4, 4] (UNK row 0), shared with the
+  chi_type_mask = rc.chi_angles_mask_with_unk.astype(np.float64)  # model's jnp twin
+  chi_periodic = rc.chi_pi_periodic_with_unk.astype(np.float64)  # (geometry/torsions.py)
   chi_idx = chi_atoms[aatype]  # [L, 4, 4]
   chi_pos = _gather_atoms(positions, chi_idx)  # [L, 4, 4, 3]
   chi_mask = chi_type_mask[aatype] * np.prod(

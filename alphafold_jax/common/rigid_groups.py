@@ -363,6 +363,14 @@ chi_angles_atom_indices = _readonly(np.array([
     + [[0, 0, 0, 0]] * (4 - len(chi_angles_atoms[r]))
     for r in residues.resnames[:-1]], dtype=int))
 
+# The same tables with a 21st all-zero row for UNK (aatype 20), as both torsion extractors
+# index them: atom indices [21, 4, 4], chi exists [21, 4], chi is pi-periodic [21, 4].
+chi_angles_atom_indices_with_unk = _readonly(np.concatenate(
+    [chi_angles_atom_indices, np.zeros((1, 4, 4), int)], axis=0))
+chi_angles_mask_with_unk = _readonly(np.concatenate(
+    [np.asarray(chi_angles_mask, np.float32), np.zeros((1, 4), np.float32)], axis=0))
+chi_pi_periodic_with_unk = _readonly(np.asarray(chi_pi_periodic, np.float32)[:21])
+
 
 def _make_chi_groups_for_atom() -> Dict[Tuple[str, str], List[Tuple[int, int]]]:
   groups = collections.defaultdict(list)

@@ -16,11 +16,12 @@ import pytest
 from alphafold_jax.common import protein as protein_lib
 from alphafold_jax.common import residue_constants as rc
 from alphafold_jax.model import embedders
+from alphafold_jax.geometry import torsions as geometry_torsions
 from alphafold_jax.model import template_features as tf
 
 TOL = 1e-5
 # Jitted once per process: eager dispatch of the many small ops is slow on a busy CPU.
-torsions = jax.jit(tf.atom37_to_torsion_angles, static_argnames='placeholder_for_undefined')
+torsions = jax.jit(geometry_torsions.atom37_to_torsion_angles, static_argnames='placeholder_for_undefined')
 
 
 def _load(data_dir, name):
@@ -52,7 +53,7 @@ def _oracle_torsions(aatype, pos, mask, placeholder):
 
 def _degenerate(pos, aatype):
   """[N, 7] True where AF2's frame has a == b exactly (its output is rounding noise)."""
-  idx = tf.chi_atom_indices_table()[np.minimum(aatype, 20)]  # [N, 4, 4]
+  idx = rc.chi_angles_atom_indices_with_unk[np.minimum(aatype, 20)]  # [N, 4, 4]
   prev = np.concatenate([np.zeros_like(pos[:1]), pos[:-1]], 0)
   n, ca, c, o = (rc.atom_order[x] for x in ('N', 'CA', 'C', 'O'))
   a = [prev[:, ca], prev[:, c], pos[:, n]] + [pos[np.arange(len(pos)), idx[:, k, 0]] for k in range(4)]
@@ -146,7 +147,7 @@ def test_torsions_batch_dims_and_gradients(data_dir):
     np.testing.assert_allclose(batched[k][1], single[k], atol=1e-6)
 
   def loss(p):
-    out = tf.atom37_to_torsion_angles(aatype, p, mask)
+    out = geometry_torsions.atom37_to_torsion_angles(aatype, p, mask)
     return jnp.sum(out['torsion_angles_sin_cos'] * jnp.arange(14.).reshape(7, 2))
 
   g = jax.jit(jax.grad(loss))(jnp.asarray(pos * mask[..., None]))

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from alphafold_jax.geometry import torsions as geometry_torsions
 from alphafold_jax.common import protein as protein_lib
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model import embedders
@@ -128,7 +129,7 @@ def batch(data_dir):
 def test_template_embedding_matches_oracle(batch):
   # zero_init=False makes AF2 put the (1, 0) placeholder into masked torsions: with
   # zero_init=True the oracle's N-terminal pre-omega (and the one after a missing residue) is
-  # float noise (see template_features.torsion_sin_cos); test_template_features compares the
+  # float noise (see geometry/torsions.torsion_sin_cos); test_template_features compares the
   # un-replaced torsions at every well-posed entry.
   oracle = _oracle(zero_init=False)
   key = jax.random.PRNGKey(0)
@@ -243,7 +244,7 @@ def test_zero_init_switches_torsion_placeholder(batch):
         t, C_M, GlobalConfig(zero_init=zero_init)))
     params = random_params(jax.eval_shape(f.init, key, templ), seed=6)
     rows[zero_init], row_mask = jax.jit(f.apply)(params, key, templ)
-  tors = templates.template_features.atom37_to_torsion_angles(
+  tors = geometry_torsions.atom37_to_torsion_angles(
       templ['template_aatype'], templ['template_all_atom_positions'],
       templ['template_all_atom_masks'])
   all_defined = np.asarray(tors['torsion_angles_mask']).min(-1) > 0  # [T, N]
