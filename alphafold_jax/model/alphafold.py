@@ -9,9 +9,10 @@ Haiku scopes match DeepMind's v2.3 monomer parameter files:
   alphafold/alphafold_iteration/{evoformer, structure_module, distogram_head, masked_msa_head,
   predicted_lddt_head, predicted_aligned_error_head, experimentally_resolved_head}.
 
-Batch: AF2 processed features of ONE example with the leading ensemble axis E
-(`data_pipeline.process_features` or AF2's own pipeline): cycle i reads member min(i, E - 1),
-so features resampled per recycle (E = num_recycle + 1) are used in order.
+Batch: AF2 processed features of ONE example with the leading ensemble axis
+(`data_pipeline.process_features` or AF2's own pipeline), num_ensemble members per cycle
+(`config.data.num_ensemble`, default 1): cycle i reads group min(i, groups - 1), so features
+resampled per recycle (num_ensemble * (num_recycle + 1) members) are used in order.
 """
 
 from __future__ import annotations
@@ -50,8 +51,20 @@ def built_heads(config: ModelConfig) -> dict:
           'predicted_aligned_error': bool(w.pae_weight)}
 
 
+def _member(batch: Batch, index) -> Batch:
+  """Ensemble member `index` (traced or static) of a batch with a leading ensemble axis."""
+  return jax.tree_util.tree_map(lambda x: jax.lax.dynamic_index_in_dim(x, index, 0, False),
+                                dict(batch))
+
+
 class AlphaFoldIteration(hk.Module):
-  """One pass of Suppl. Alg. 2 lines 5-22: trunk, structure module and heads."""
+  """One pass of Suppl. Alg. 2 lines 5-22: trunk, structure module and heads.
+
+  `batch` holds the E ensemble members of this cycle ([E, ...]). With E > 1 the trunk runs on
+  each member and its representations are averaged, except the MSA representation, which is
+  member 0's, as are the features the structure module and heads read (AF2's
+  `ensemble_representations`, Suppl. 1.11.2; used by the CASP14 preset's num_ensemble 8).
+  """
 
   def __init__(self, config: ModelConfig, name: str = 'alphafold_iteration'):
     super().__init__(name=name)
@@ -59,10 +72,25 @@ class AlphaFoldIteration(hk.Module):
 
   def __call__(self, batch: Batch, prev: Mapping[str, jnp.ndarray], is_training: bool) -> dict:
     c, gc = self.config, self.config.global_config
+    num_ensemble = batch['aatype'].shape[0]
     # bf16 compute in the trunk with fp32 parameters and fp32 representations out, as AF2's
     # `bfloat16` (ops/precision.py); the structure module and heads stay fp32.
-    trunk = EmbeddingsAndEvoformer(c.evoformer, gc)
-    reps = mixed_precision(trunk, enabled=gc.bfloat16)(batch, prev, is_training)
+    trunk = mixed_precision(EmbeddingsAndEvoformer(c.evoformer, gc), enabled=gc.bfloat16)
+    reps = trunk(_member(batch, 0), prev, is_training)
+    if num_ensemble > 1:
+      msa = reps.pop('msa')  # not averaged
+
+      def add_member(j, total):
+        update = trunk(_member(batch, j), prev, is_training)
+        return {k: total[k] + update[k] for k in total}
+
+      if hk.running_init():  # one call creates the (shared) parameters
+        total = add_member(1, reps)
+      else:
+        total = hk.fori_loop(1, num_ensemble, add_member, reps)
+      reps = {k: v / num_ensemble for k, v in total.items()}
+      reps['msa'] = msa
+    batch = _member(batch, 0)  # not ensembled from here on
     h, build = c.heads, built_heads(c)
     key = hk.next_rng_key() if is_training else None
     ret = {'representations': reps}
@@ -125,18 +153,24 @@ class AlphaFold(hk.Module):
     impl = AlphaFoldIteration(c)
     num_members = batch['aatype'].shape[0]
     num_res = batch['aatype'].shape[1]
+    num_ensemble = c.data.num_ensemble
+    if num_members % num_ensemble:
+      raise ValueError(f'the features hold {num_members} ensemble members, not a multiple of '
+                       f'num_ensemble={num_ensemble}')
+    num_groups = num_members // num_ensemble
 
     def member(i):
-      i = jnp.minimum(i, num_members - 1)
-      return jax.tree_util.tree_map(lambda x: jax.lax.dynamic_index_in_dim(x, i, 0, False),
-                                    dict(batch))
+      """The num_ensemble members of cycle i: group min(i, groups - 1) of the leading axis."""
+      start = jnp.minimum(i, num_groups - 1) * num_ensemble
+      return jax.tree_util.tree_map(
+          lambda x: jax.lax.dynamic_slice_in_dim(x, start, num_ensemble, 0), dict(batch))
 
     if prev is None:
       ec = c.evoformer
       prev = initial_recycling_state(num_res, ec.msa_channel, ec.pair_channel)
     prev = {k: jnp.asarray(v, jnp.float32) for k, v in prev.items()}
     num_iter = c.num_recycle if num_recycle is None else num_recycle
-    seq_mask = batch['seq_mask'][0]
+    seq_mask = batch['seq_mask'][0]  # [N]
 
     if hk.running_init():
       num_done = jnp.asarray(0, jnp.int32)

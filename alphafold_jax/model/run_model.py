@@ -80,11 +80,13 @@ class RunModel:
     return self.config.data.process(raw_features, random_seed)
 
   def predict(self, features: Mapping[str, Any], random_seed: int = 0,
-              num_recycle: Optional[int] = None) -> dict:
+              num_recycle: Optional[int] = None, return_representations: bool = False) -> dict:
     """Runs all recycling iterations; returns NumPy outputs with AF2's key names.
 
-    num_recycle: recycles to run (default config.num_recycle); cycle i reads ensemble member
-    min(i, E - 1). Changing it does not recompile.
+    num_recycle: recycles to run (default config.num_recycle); cycle i reads the i-th group of
+    config.data.num_ensemble members (the last group when fewer). Changing it does not
+    recompile. return_representations: also return the final cycle's trunk representations
+    {'single' [N, c_s], 'pair' [N, N, c_z], 'msa' [S, N, c_m], 'msa_first_row' [N, c_m]}.
     """
     if self.params is None:
       raise ValueError('RunModel has no parameters: pass params or call init_params first')
@@ -98,10 +100,10 @@ class RunModel:
       raise ValueError(f'num_recycle must be >= 0, got {num_recycle}')
     ret = self._apply(self.params, jax.random.PRNGKey(random_seed), batch,
                       np.int32(num_recycle))
-    return jax.tree_util.tree_map(np.asarray, _public_outputs(ret))
+    return jax.tree_util.tree_map(np.asarray, _public_outputs(ret, return_representations))
 
 
-def _public_outputs(ret: dict) -> dict:
+def _public_outputs(ret: dict, return_representations: bool = False) -> dict:
   sm = ret['structure_module']
   out = {
       'final_atom_positions': sm['final_atom_positions'],
@@ -111,6 +113,8 @@ def _public_outputs(ret: dict) -> dict:
       'num_recycles': ret['num_recycles'],
       'predicted_lddt': ret['predicted_lddt'],
   }
+  if return_representations:
+    out['representations'] = ret['representations']
   for key in ('predicted_aligned_error', 'max_predicted_aligned_error', 'ptm',
               'aligned_confidence_probs', 'predicted_aligned_error_head',
               'experimentally_resolved', 'masked_msa'):

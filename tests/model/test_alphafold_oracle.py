@@ -189,3 +189,48 @@ def test_whole_model_matches_oracle(tmp_path, name, templates):
     }
     failures += [f'{num_recycle} recycles: {k}' for k, ok in checks.items() if not ok]
   assert not failures, failures
+
+
+def test_ensembled_forward_matches_oracle(tmp_path):
+  """num_ensemble 2 (AF2's CASP14-style averaging of the trunk representations over the
+  ensemble members of a cycle), 1 recycle: features carry 2 x 2 members; each cycle of the
+  oracle's `AlphaFold(ensemble_representations=True)` reads its two, as ours does in one call."""
+  name, num_recycle, num_ensemble = 'model_3_ptm', 1, 2
+  rng = np.random.default_rng(5)
+  cfg = _oracle_cfg(name, num_recycle)
+  cfg.data.eval.num_ensemble = num_ensemble
+  feats = oracle_features.np_example_to_features(_raw_features(False, rng), cfg, random_seed=4)
+  num_res = feats['aatype'].shape[1]
+  assert feats['aatype'].shape[0] == num_ensemble * (num_recycle + 1)
+  _, oracle_params = _perturbed_oracle_params(cfg, feats, seed=13)
+  ensembled = hk.transform(lambda b: oracle_modules.AlphaFold(cfg.model)(
+      b, is_training=False, ensemble_representations=True))
+  apply = jax.jit(ensembled.apply)
+  prev = {'prev_msa_first_row': jnp.zeros((num_res, 256)),
+          'prev_pair': jnp.zeros((num_res, num_res, 128)),
+          'prev_pos': jnp.zeros((num_res, 37, 3))}
+  for r in range(num_recycle + 1):
+    sub = jax.tree_util.tree_map(lambda x: x[r * num_ensemble:(r + 1) * num_ensemble], feats)
+    theirs = apply(oracle_params, jax.random.PRNGKey(0), {**sub, 'prev': prev})
+    prev = theirs['prev']
+  path = tmp_path / f'params_{name}.npz'
+  save_alphafold_params(oracle_params, path)
+  ours_cfg = model_config(name, num_recycle=num_recycle, num_ensemble=num_ensemble,
+                          subbatch_size=None, deterministic=True, zero_init=False, **NUM_BLOCKS)
+  model = RunModel(ours_cfg)
+  model.params = load_alphafold_params(path, expected=model.param_shapes(feats))
+  ours = model.predict(feats, return_representations=True)
+  mask = ours['final_atom_mask'][..., None] > 0
+  delta = np.abs(ours['final_atom_positions'] - np.asarray(theirs['structure_module'][
+      'final_atom_positions']))
+  max_pos = float(np.max(np.where(mask, delta, 0.0)))
+  max_plddt = float(np.max(np.abs(ours['plddt'] - np.asarray(theirs['plddt']))))
+  print(f'ensemble {num_ensemble}: max|d pos|={max_pos:.2e} A, max|d plddt|={max_plddt:.2e}')
+  assert max_pos <= 1e-3 and max_plddt <= 1e-2, (max_pos, max_plddt)
+  # Averaging is real: member 0 alone gives another pair representation.
+  single_member = RunModel(model_config(name, num_recycle=num_recycle, subbatch_size=None,
+                                        deterministic=True, zero_init=False, **NUM_BLOCKS),
+                           model.params)
+  alone = single_member.predict(jax.tree_util.tree_map(lambda x: x[::num_ensemble], feats),
+                                return_representations=True)
+  assert np.abs(alone['representations']['pair'] - ours['representations']['pair']).max() > 1e-3
