@@ -29,6 +29,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ('predict', 'alphafold_jax.inference.predict_cli'),
     ('train', 'alphafold_jax.inference.train_cli'),
     ('evaluate', 'alphafold_jax.inference.evaluate'),
+    ('features', 'alphafold_jax.inference.features_cli'),
 )
 
 EXIT_USAGE = 2

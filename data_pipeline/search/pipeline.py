@@ -196,8 +196,6 @@ def run_pipeline(name: str, sequence: str, description: str, msa_dir: str,
     features = dict(make_raw_features(sequence, description, msas))
   except PipelineError as e:
     raise SearchError(f'{msa_dir}: {e}') from None
-  templates, warnings = template_features(sequence, results, settings, msa_dir)
-  for warning in warnings:
-    log.warning(warning)
+  templates, _ = template_features(sequence, results, settings, msa_dir)  # warnings logged there
   features.update(templates)
   return features

@@ -41,8 +41,8 @@ def _aligner() -> Align.PairwiseAligner:
   aligner.substitution_matrix = substitution_matrices.load('BLOSUM62')
   aligner.open_gap_score = -10.0
   aligner.extend_gap_score = -0.5
-  aligner.target_end_gap_score = 0.0
-  aligner.query_end_gap_score = 0.0
+  aligner.end_insertion_score = 0.0  # free end gaps (Biopython >= 1.86 names)
+  aligner.end_deletion_score = 0.0
   return aligner
 
 
