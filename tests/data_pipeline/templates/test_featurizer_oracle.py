@@ -115,3 +115,19 @@ def test_realigned_hit_maps_through_mutations(template_db, hit_maker):
   seq = result.features['template_sequence'][1].decode()
   assert sum(a != b for a, b in zip(seq, template_db.query)) == 3
   assert any('realigned' in w for w in result.warnings)
+
+
+def test_placeholder_and_zero_templates_process(template_db):
+  """AF2's hmmsearch placeholder (sum_probs of shape [1]) and zero templates both go through
+  the processed-feature pipeline of model_1 (padded to max_templates)."""
+  from data_pipeline import make_raw_features, process_features  # pylint: disable=import-outside-toplevel
+  from data_pipeline.processed_features import FeatureConfig  # pylint: disable=import-outside-toplevel
+  from data_pipeline.templates import empty_template_features  # pylint: disable=import-outside-toplevel
+  config = FeatureConfig(use_templates=True, max_templates=4, max_msa_clusters=8,
+                         max_extra_msa=4, num_recycle=0)
+  for placeholder in (True, False):
+    raw = make_raw_features(template_db.query, 'q')
+    raw.update(empty_template_features(len(template_db.query), placeholder=placeholder))
+    batch = process_features(raw, config, 0)
+    assert batch['template_aatype'].shape[1:3] == (4, len(template_db.query))
+    assert batch['template_mask'][0].tolist() == [float(placeholder), 0, 0, 0]
