@@ -23,7 +23,6 @@ on a missing file); a hit name that is not PDBID_CHAIN is an input error (Templa
 """
 
 import dataclasses
-import datetime
 import glob
 import logging
 import os
