@@ -104,15 +104,14 @@ def test_predict_features_runs_model_1_ptm_template_path(searched, tmp_path, mon
   import jax  # pylint: disable=import-outside-toplevel
   _, out, query = searched
   real = config_lib.model_config
-  tiny = real('tiny')
 
   def small_model_1_ptm(name, **overrides):
+    """model_1_ptm at tiny widths: the `tiny` preset is model_1_ptm (templates on, PAE head)
+    with small widths / blocks; predict's CLI has no width flags, hence the patch."""
     if name != 'model_1_ptm':
       return real(name, **overrides)
-    cfg = real('model_1_ptm', **overrides)  # the preset, then tiny widths / blocks
-    return dataclasses.replace(tiny, name=cfg.name, num_recycle=0,
-                               data=dataclasses.replace(tiny.data, num_recycle=0,
-                                                        max_templates=4))
+    cfg = real('tiny', **{'num_recycle': 0, 'max_templates': 4, **overrides})
+    return dataclasses.replace(cfg, name='model_1_ptm')
   monkeypatch.setattr(config_lib, 'model_config', small_model_1_ptm)
   config = small_model_1_ptm('model_1_ptm')
   assert config.data.use_templates and config.evoformer.template.enabled
