@@ -86,7 +86,7 @@ def check_settings(settings: SearchSettings) -> None:
     if not os.path.isdir(settings.mmcif_dir):
       raise TemplateError(f'{settings.mmcif_dir}: mmCIF directory not found')
   if settings.templates_dir:
-    custom.list_template_files(settings.templates_dir)
+    custom.check_template_folder(settings.templates_dir)
 
 
 def _cached(path: str, settings: SearchSettings, run: Callable[[], str]) -> str:

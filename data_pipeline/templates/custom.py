@@ -67,15 +67,26 @@ def list_template_files(folder: str) -> List[str]:
   return files
 
 
-def _template(path: str, query: str) -> Tuple[Dict[str, object], str]:
+def read_template_chain(path: str) -> dict:
+  """The first protein chain of a template file (structure_io arrays); TemplateError if none."""
   if not path.lower().endswith(STRUCTURE_SUFFIXES):
     raise TemplateError(f'{path}: not a PDB/mmCIF file (expected one of '
                         f'{", ".join(STRUCTURE_SUFFIXES)})')
   try:
     text, fmt = read_structure_text(path)
-    chain = parse_chain(text, fmt, source=path)
+    return parse_chain(text, fmt, source=path)
   except StructureError as e:
     raise TemplateError(f'custom template {e}') from None
+
+
+def check_template_folder(folder: str) -> None:
+  """Reads every file of the folder (before any search runs); TemplateError on the first bad one."""
+  for path in list_template_files(folder):
+    read_template_chain(path)
+
+
+def _template(path: str, query: str) -> Tuple[Dict[str, object], str]:
+  chain = read_template_chain(path)
   aatype = chain['aatype']  # [N]
   sequence = ''.join(residues.restypes_with_x[a] for a in aatype)
   mapping = global_alignment_mapping(query, sequence)
