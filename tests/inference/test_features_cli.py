@@ -189,3 +189,32 @@ def test_hit_with_unknown_pdb_id_is_a_warning(work, searched, caplog):
   assert code == 0
   lines = [r.getMessage() for r in caplog.records if '4zzz' in r.getMessage()]
   assert len(lines) == 1 and '4zzz.cif: mmCIF file not found' in lines[0]
+
+
+def test_features_pickle_is_atomic(tmp_path):
+  """A pickling failure leaves neither features.pkl nor a temporary file behind."""
+  from alphafold_jax.inference.features_cli import write_features_pickle  # pylint: disable=import-outside-toplevel
+  with pytest.raises(Exception):
+    write_features_pickle({'aatype': np.zeros(3), 'bad': lambda: None}, str(tmp_path / 'f.pkl'))
+  assert os.listdir(tmp_path) == []
+
+
+def test_predict_search_flags_bad_database_fails_before_model(work, tmp_path, capsys):
+  root, _ = work
+  code = cli.main(['predict', str(root / 'myo.fasta'), '--db', f'uniref90={tmp_path / "x.fa"}',
+                   '--out', str(tmp_path / 'pred'), '--quiet'])
+  assert code == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and 'x.fa: file not found' in err[0]
+  assert not (tmp_path / 'pred').exists()
+
+
+def test_predict_features_of_another_sequence_is_an_error(work, searched, tmp_path, capsys):
+  root, _ = work
+  _, out, _ = searched
+  (tmp_path / 'other.fasta').write_text('>other\nMKTAYIAKQRQISFVKSHFSRQ\n')
+  code = cli.main(['predict', str(tmp_path / 'other.fasta'), '--features',
+                   str(out / 'myo' / 'features.pkl'), '--out', str(tmp_path / 'pred'), '--quiet'])
+  assert code == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and 'is not the target sequence' in err[0]
