@@ -1,7 +1,10 @@
 """Sequence databases for the in-process HMMER search (pyhmmer): FASTA file -> digital block.
 
 `load_database(path)` reads a protein FASTA file (optionally .gz) once per process (cached by
-path, size and mtime) into a `pyhmmer.easel.DigitalSequenceBlock`. Record names are the first
+path, size and mtime) into a `pyhmmer.easel.DigitalSequenceBlock`. `open_database(path)` (what
+the searches use) does that for files up to `STREAM_MIN_BYTES` (512 MiB) and streams larger ones
+(real UniRef90 / MGnify / pdb_seqres sizes) from disk with `pyhmmer.easel.SequenceFile`, checking
+only their first record up front. Record names are the first
 word of each header, descriptions the rest, as HMMER reads them; `pdb_seqres.txt` (mol:na
 records included) is read the same way.
 
@@ -9,13 +12,15 @@ Errors (`SearchError`, one line naming the file): missing file, a directory, an 
 one without '>' records, a record without residues, characters that are not amino-acid letters.
 """
 
+import contextlib
 import gzip
 import os
-from typing import Dict, Tuple
+from typing import Dict, Iterator, Tuple
 
 from data_pipeline.errors import SearchError
 
 _CACHE: Dict[Tuple[str, int, float], object] = {}
+STREAM_MIN_BYTES = 512 * 2**20
 _ALLOWED = set(b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz*-.')
 
 
@@ -89,3 +94,29 @@ def _stat(path: str) -> Tuple[int, float]:
     return st.st_size, st.st_mtime
   except OSError:
     return -1, -1.0
+
+
+def check_database(path: str, what: str = 'database') -> None:
+  """Up-front check: small files are read completely, large ones by their first 64 KiB."""
+  size, _ = _stat(path)
+  if size < STREAM_MIN_BYTES or path.endswith('.gz'):
+    load_database(path, what)
+    return
+  with open(path, 'rb') as f:
+    head = f.read(65536)
+  records = head.rsplit(b'\n>', 1)[0] if b'\n>' in head else head
+  parse_fasta_bytes(records, path, what)
+
+
+@contextlib.contextmanager
+def open_database(path: str, what: str = 'database') -> Iterator[object]:
+  """Sequences to search: the cached block (small files) or a streamed SequenceFile (large)."""
+  import pyhmmer  # pylint: disable=import-outside-toplevel
+  size, _ = _stat(path)
+  if size < STREAM_MIN_BYTES or path.endswith('.gz'):
+    yield load_database(path, what)
+    return
+  check_database(path, what)
+  with pyhmmer.easel.SequenceFile(path, digital=True, alphabet=amino_alphabet(),
+                                  format='fasta') as sequences:
+    yield sequences

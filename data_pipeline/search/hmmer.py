@@ -20,7 +20,7 @@ from typing import Optional
 
 from data_pipeline.errors import SearchError
 from data_pipeline.search import stockholm
-from data_pipeline.search.databases import amino_alphabet, load_database
+from data_pipeline.search.databases import amino_alphabet, open_database
 
 JACKHMMER_SETTINGS = dict(E=0.0001, incE=0.0001, F1=0.0005, F2=0.00005, F3=0.0000005)
 HMMSEARCH_SETTINGS = dict(F1=0.1, F2=0.1, F3=0.1, incE=100.0, E=100.0, domE=100.0,
@@ -52,10 +52,10 @@ def jackhmmer(query_name: str, query_sequence: str, database_path: str,
   """Stockholm text of a one-iteration jackhmmer search of the query against a FASTA file."""
   import pyhmmer  # pylint: disable=import-outside-toplevel
   alphabet = amino_alphabet()
-  database = load_database(database_path, what)
   query = pyhmmer.easel.TextSequence(name=query_name, sequence=query_sequence).digitize(alphabet)
-  result = next(pyhmmer.hmmer.jackhmmer(query, database, max_iterations=1, cpus=cpus,
-                                        **JACKHMMER_SETTINGS))
+  with open_database(database_path, what) as database:
+    result = next(pyhmmer.hmmer.jackhmmer(query, database, max_iterations=1, cpus=cpus,
+                                          **JACKHMMER_SETTINGS))
   text_msa = result.msa.textize()
   descriptions = {}
   for sequence in text_msa.sequences:
@@ -77,7 +77,6 @@ def hmmsearch_templates(msa_sto: str, pdb_seqres_path: str, cpus: int = 2) -> st
   """
   import pyhmmer  # pylint: disable=import-outside-toplevel
   alphabet = amino_alphabet()
-  database = load_database(pdb_seqres_path, 'pdb_seqres')
   sto = stockholm.remove_empty_columns(stockholm.deduplicate(msa_sto))
   try:
     msa = pyhmmer.easel.MSAFile(io.BytesIO(sto.encode()), format='stockholm', digital=True,
@@ -87,7 +86,8 @@ def hmmsearch_templates(msa_sto: str, pdb_seqres_path: str, cpus: int = 2) -> st
   msa.name = b'query'
   builder = pyhmmer.plan7.Builder(alphabet, architecture='hand')
   hmm, _, _ = builder.build_msa(msa, pyhmmer.plan7.Background(alphabet))
-  hits = next(pyhmmer.hmmer.hmmsearch([hmm], database, cpus=cpus, **HMMSEARCH_SETTINGS))
+  with open_database(pdb_seqres_path, 'pdb_seqres') as database:
+    hits = next(pyhmmer.hmmer.hmmsearch([hmm], database, cpus=cpus, **HMMSEARCH_SETTINGS))
   if not any(hit.included for hit in hits):
     return ''
   return _msa_text(hits.to_msa(alphabet, all_consensus_cols=True))

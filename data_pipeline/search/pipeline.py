@@ -66,7 +66,7 @@ def check_settings(settings: SearchSettings) -> None:
       raise SearchError(f'unknown database name {name!r} for {path} (known: '
                         f'{", ".join(KNOWN_DATABASES)})')
     if name in JACKHMMER_DATABASES:
-      databases.load_database(path, f'{name} database')
+      databases.check_database(path, f'{name} database')
   hh = [n for n in HHBLITS_DATABASES if n in settings.databases]
   if hh and len(hh) != len(HHBLITS_DATABASES):
     raise SearchError('hhblits needs both --db bfd=... and --db uniref30=...')
@@ -76,7 +76,7 @@ def check_settings(settings: SearchSettings) -> None:
     raise TemplateError('choose one template source: --pdb-seqres, --db pdb70=... or --templates')
   if settings.pdb_seqres or 'pdb70' in settings.databases:
     if settings.pdb_seqres:
-      databases.load_database(settings.pdb_seqres, 'pdb_seqres')
+      databases.check_database(settings.pdb_seqres, 'pdb_seqres')
       if 'uniref90' not in settings.databases:
         raise SearchError('the template search (--pdb-seqres) needs --db uniref90=... (its '
                           'profile is built from the uniref90 alignment)')

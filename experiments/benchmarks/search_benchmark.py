@@ -2,7 +2,7 @@
 
 Command (from the repository root, 2 CPU cores):
 
-    python experiments/benchmarks/search_benchmark.py [--cpus 2] [--repeats 3]
+    python experiments/benchmarks/search_benchmark.py [--cpus 2] [--repeats 3] [--stream]
 
 Database (built in a temporary folder, nothing downloaded): the 826 distinct ungapped rows of
 the shared myoglobin A3M (tests/data/msa/myoglobin_102M_A/102m_A.a3m; true homologues), the
@@ -67,7 +67,11 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   parser.add_argument('--cpus', type=int, default=2)
   parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--stream', action='store_true',
+                      help='search from disk (SequenceFile) as for databases > 512 MiB')
   args = parser.parse_args()
+  if args.stream:
+    databases.STREAM_MIN_BYTES = 0
   query = parse_a3m(open(A3M).read()).sequences[0][:150]
   with tempfile.TemporaryDirectory() as tmp:
     db = os.path.join(tmp, 'db.fasta')

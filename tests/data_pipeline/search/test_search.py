@@ -129,3 +129,12 @@ def test_hhsuite_binaries_optional():
     with pytest.raises(SearchError, match='hhblits not found on PATH'):
       hhsuite.hhblits('q', 'MKVLA', ['/nonexistent/bfd'])
     pytest.skip('hhblits binary not on PATH (Debian package hhsuite): real run not tested')
+
+
+def test_large_databases_are_streamed_with_the_same_result(search_db, uniref_sto, monkeypatch):
+  """Files above STREAM_MIN_BYTES are searched from disk (SequenceFile), not loaded: same hits."""
+  from data_pipeline.search import databases  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(databases, 'STREAM_MIN_BYTES', 0)
+  streamed = hmmer.jackhmmer('query', search_db.query, str(search_db.fasta), 10000, cpus=1)
+  assert stockholm_rows(streamed)[:2] == stockholm_rows(uniref_sto)[:2]
+  databases.check_database(str(search_db.fasta))
