@@ -85,6 +85,11 @@ def test_features_writes_af2_layout_and_pickle(searched, capsys):
   with open(out / 'myo' / 'features.pkl', 'rb') as f:
     features = pickle.load(f)
   assert features['sequence'][0] == query.encode()
+  assert set(features) == {  # the keys of AF2's DataPipeline.process (run_alphafold's pickle)
+      'aatype', 'between_segment_residues', 'domain_name', 'residue_index', 'seq_length',
+      'sequence', 'deletion_matrix_int', 'msa', 'num_alignments', 'msa_species_identifiers',
+      'template_aatype', 'template_all_atom_masks', 'template_all_atom_positions',
+      'template_domain_names', 'template_sequence', 'template_sum_probs'}
   assert features['msa'].shape[1] == len(query) and features['msa'].shape[0] > 40
   assert features['msa_species_identifiers'][1] == b'PHYMC'
   # 102m_A is the query itself: dropped by AF2's duplicate filter; the variant is kept (through
