@@ -23,6 +23,8 @@ setup(
         'orbax-checkpoint==0.12.8',
         'tqdm>=4.66',
         'matplotlib>=3.8',
+        'pyhmmer==0.12.3',  # data_pipeline/search: jackhmmer / hmmbuild / hmmsearch in process
+        'kalign-python==3.6.0',  # data_pipeline/templates: realignment of template hits
     ],
     extras_require={
         'test': [

@@ -5,6 +5,8 @@ Public entry points:
   data_pipeline.make_raw_features(sequence, description, msas)      AF2 raw feature dict
   data_pipeline.process_features(raw, config, seed)                 AF2 processed feature dict
   data_pipeline.errors.PipelineError                                 base of every input error
+  data_pipeline.templates   template hits / structure files -> AF2 template features
+  data_pipeline.search      jackhmmer / hmmsearch (pyhmmer), hhblits / hhsearch -> msas/ + features
 
 Submodules are imported lazily so that `import data_pipeline.parsers` stays light.
 """

@@ -24,3 +24,11 @@ class MsaError(PipelineError):
 
 class FeatureError(PipelineError):
   """A feature dict is missing keys or has inconsistent shapes."""
+
+
+class TemplateError(PipelineError):
+  """A template input (hit file, mmCIF, obsolete list, template folder) is unusable."""
+
+
+class SearchError(PipelineError):
+  """A sequence search input (database, query, tool) is unusable."""

@@ -130,7 +130,8 @@ def template_features(raw: Mapping[str, np.ndarray], num_res: int,
       'template_aatype': aatype,
       'template_all_atom_positions': positions,
       'template_all_atom_masks': masks,
-      'template_sum_probs': np.asarray(raw['template_sum_probs'], np.float32),
+      # [T, 1]; AF2's hmmsearch placeholder template stores shape [1].
+      'template_sum_probs': np.asarray(raw['template_sum_probs'], np.float32).reshape(-1, 1),
       'template_mask': np.ones(aatype.shape[:1], np.float32),  # [T]
       'template_pseudo_beta': np.where(is_gly[..., None], positions[..., ca, :],
                                        positions[..., cb, :]),  # [T, L, 3]

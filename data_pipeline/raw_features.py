@@ -104,7 +104,7 @@ def species_identifier(description: str) -> str:
   return match.group('species') if match else ''
 
 
-def _msa_rows_to_ids(sequences: Sequence[str], msa_index: int) -> np.ndarray:
+def _msa_rows_to_ids(sequences: Sequence[str], msa_index: int, width: int) -> np.ndarray:
   """Aligned rows -> [N, L] int32 HHblits ids; a character outside the alphabet raises."""
   table = _lookup_table(rc.HHBLITS_AA_TO_ID)
   joined = ''.join(sequences)
@@ -115,7 +115,7 @@ def _msa_rows_to_ids(sequences: Sequence[str], msa_index: int) -> np.ndarray:
     raise InvalidSequenceError(
         f'MSA {msa_index} row {row} has invalid residue letter {sequences[row][col]!r} '
         f'at column {col + 1}.')
-  return ids.reshape(len(sequences), len(sequences[0]))  # [N, L]
+  return ids.reshape(len(sequences), width)  # [N, L] (N may be 0: every row a duplicate)
 
 
 def make_msa_features(msas: Sequence[Msa]) -> FeatureDict:
@@ -142,7 +142,7 @@ def make_msa_features(msas: Sequence[Msa]) -> FeatureDict:
       if sequence not in seen:
         seen.add(sequence)
         keep.append(row)
-    rows.append(_msa_rows_to_ids([msa.sequences[i] for i in keep], msa_index))
+    rows.append(_msa_rows_to_ids([msa.sequences[i] for i in keep], msa_index, num_res))
     deletions.append(np.asarray([msa.deletion_matrix[i] for i in keep], dtype=np.int32)
                      .reshape(len(keep), num_res))
     species.extend(species_identifier(msa.descriptions[i]).encode('utf-8') for i in keep)

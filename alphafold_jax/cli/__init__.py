@@ -29,6 +29,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ('predict', 'alphafold_jax.cli.predict'),
     ('train', 'alphafold_jax.cli.train'),
     ('evaluate', 'alphafold_jax.cli.evaluate'),
+    ('features', 'alphafold_jax.cli.features'),
 )
 
 EXIT_USAGE = 2

@@ -26,6 +26,8 @@ import sys
 import time
 from typing import Optional
 
+from alphafold_jax.cli import features as features_cli
+
 log = logging.getLogger('alphafold_jax.inference.predict')
 
 
@@ -52,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help='padding lengths; targets of one bucket share one compiled model')
   parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
   parser.add_argument('--quiet', action='store_true', help='no progress bar or log lines')
+  features_cli.add_feature_arguments(parser, predict=True)  # search/template flags, --features
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -115,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
   buckets = predict.parse_buckets(args.buckets) if args.buckets else predict.DEFAULT_BUCKETS
   target_list = targets.read_targets(args.fasta, args.msa)
   raw = predict.check_targets(target_list)
+  raw = features_cli.raw_features_for_targets(args, target_list, raw, args.out)
   preset = _choose_preset(args)
   overrides = {} if args.num_recycle is None else {'num_recycle': args.num_recycle}
   config = model_config(preset, **overrides)

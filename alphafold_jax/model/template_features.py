@@ -9,7 +9,7 @@ All functions are pure jnp (no Haiku), jit/vmap/grad safe, float32.
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Tuple
+from typing import Mapping, Tuple
 
 import jax
 import jax.numpy as jnp
