@@ -5,9 +5,14 @@
 heterogens and water, adds missing heavy atoms (no missing residues: the chain is what the
 Protein holds) and adds hydrogens at pH 7. Existing atoms are not moved (checked). Residue and
 chain ids are kept (`keepIds`), so author numbering survives the round trip.
+
+OpenMM's Modeller drops new hydrogens at random positions (Python's `random`) before a short
+minimisation, so unseeded runs differ by up to ~0.2 A in hydrogen positions; `clean_pdb` seeds
+`random` with `seed` for the call and restores the caller's random state afterwards.
 """
 
 import io
+import random
 from typing import Dict, Tuple
 
 import numpy as np
@@ -26,6 +31,8 @@ def clean_pdb(pdb_str: str, ph: float = 7.0, seed: int = 0) -> Tuple[str, Dict]:
   (`missing_heavy_atoms`: {residue position: [atom names]}).
   """
   b = backend()
+  saved_state = random.getstate()
+  random.seed(seed)
   try:
     fixer = b.pdbfixer.PDBFixer(pdbfile=io.StringIO(pdb_str))
     fixer.findNonstandardResidues()
@@ -47,6 +54,8 @@ def clean_pdb(pdb_str: str, ph: float = 7.0, seed: int = 0) -> Tuple[str, Dict]:
     b.app.PDBFile.writeFile(fixer.topology, fixer.positions, out, keepIds=True)
   except Exception as e:  # pylint: disable=broad-except  # PDBFixer raises bare Exceptions
     raise RelaxError(f'PDBFixer clean-up failed: {type(e).__name__}: {e}') from e
+  finally:
+    random.setstate(saved_state)
   cleaned = out.getvalue()
   _check_atoms_not_moved(pdb_str, cleaned)
   return cleaned, changes
