@@ -7,7 +7,7 @@ Protocol (AF2's `run_pipeline` with the settings of run_alphafold.py):
   2. Restrained minimisation (minimize.py): Amber99sb, heavy atoms held to their starting
      positions by k = `stiffness` kcal/mol/A^2 except atoms of `exclude_residues` (zero-based
      residue positions), L-BFGS to `tolerance` or `max_iterations` steps (0 = no limit); an
-     OpenMM failure is retried up to `max_attempts` times.
+     OpenMM failure is retried up to `max_attempts` times on a GPU platform.
   3. Violation check (checks.py) on the minimised heavy atoms. If any residue violates and
      fewer than `max_outer_iterations` rounds ran: add the violating residues to the excluded
      set, re-place the hydrogens (PDBFixer again) and go to 2 with the minimised structure as
@@ -32,6 +32,11 @@ from alphafold_jax.common import residues
 from alphafold_jax.relax import checks, cleanup, minimize
 from alphafold_jax.relax.errors import RelaxError, backend
 
+# GPU platforms, where a failed minimisation may succeed when tried again. DISCREPANCY: AF2 tries
+# up to max_attempts times on any platform; on CPU/Reference a failure (NaN coordinates from a
+# pathological input) repeats identically, so we try once there.
+_RETRY_PLATFORMS = ('CUDA', 'OpenCL', 'HIP')
+
 
 @dataclasses.dataclass(frozen=True)
 class RelaxConfig:
@@ -41,7 +46,7 @@ class RelaxConfig:
   stiffness: float = 10.0            # kcal/mol/A^2, heavy-atom restraint spring constant
   exclude_residues: Sequence[int] = ()  # zero-based residue positions never restrained
   max_outer_iterations: int = 3      # violation-informed rounds (1 = CASP14's single pass)
-  max_attempts: int = 100            # OpenMM retries per round (AF2's value)
+  max_attempts: int = 100            # OpenMM tries per round on GPU platforms (AF2's value)
   restraint_set: str = 'non_hydrogen'  # or 'c_alpha'
   solvent: str = 'none'              # AF2: vacuum; 'obc' = OBC implicit solvent
   platform: str = 'CPU'              # OpenMM platform: CPU, CUDA, OpenCL, Reference
@@ -108,7 +113,8 @@ def set_residue_b_factors(pdb_str: str, prot: protein_lib.Protein) -> str:
 def _minimize_with_retries(pdb_str: str, exclude: set, config: RelaxConfig) -> Dict:
   mm = backend().openmm
   error = None
-  for attempt in range(1, config.max_attempts + 1):
+  attempts = config.max_attempts if config.platform in _RETRY_PLATFORMS else 1
+  for attempt in range(1, attempts + 1):
     try:
       out = minimize.minimize(
           pdb_str, stiffness=config.stiffness, tolerance=config.tolerance,
@@ -119,9 +125,11 @@ def _minimize_with_retries(pdb_str: str, exclude: set, config: RelaxConfig) -> D
       return out
     except mm.OpenMMException as e:  # what AF2 retries (e.g. NaN during minimisation)
       error = e
+    except RelaxError:
+      raise
     except ValueError as e:  # no force-field template and the like: retrying cannot help
       raise RelaxError(f'OpenMM could not build the system: {e}') from e
-  raise RelaxError(f'minimisation failed after {config.max_attempts} attempt(s): {error}')
+  raise RelaxError(f'minimisation failed after {attempts} attempt(s): {error}')
 
 
 def relax_protein(prot: protein_lib.Protein,
