@@ -33,6 +33,11 @@ setup(
             'alphafold-colabfold==2.3.27',
             'colabfold-kernels==0.9.0',
         ],
+        # Amber relax (alphafold_jax.relax, `predict --relax`): OpenMM + PDBFixer.
+        'relax': [
+            'openmm==8.6.1',
+            'pdbfixer==1.12.0',
+        ],
     },
     entry_points={'console_scripts': ['alphafold-jax=alphafold_jax.cli:main']},
 )
