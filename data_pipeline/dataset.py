@@ -196,8 +196,8 @@ class StructureDataset(examples_lib.ExampleSet):
     return [e.name for e in self.entries]
 
   @property
-  def ensemble_keys(self) -> Tuple[str, ...]:
-    return self.config.example_config.ensemble_keys
+  def example_config(self) -> examples_lib.ExampleConfig:
+    return self.config.example_config
 
   def source(self, index: int) -> examples_lib.ExampleSource:
     return read_entry(self.entries[index], self.config)
@@ -206,7 +206,7 @@ class StructureDataset(examples_lib.ExampleSet):
     """Example of entry `index` drawn with `seed`; raises DatasetEntryError naming the file."""
     entry = self.entries[index]
     try:
-      return examples_lib.build_example(self.source(index), self.config.example_config, seed)
+      return super().build(index, seed)
     except DatasetEntryError:
       raise
     except Exception as e:  # any failure of one entry is reported with its path

@@ -191,15 +191,19 @@ class ExampleSet:
     return [s.name for s in self.sources]
 
   @property
+  def example_config(self) -> ExampleConfig:
+    return self.config
+
+  @property
   def ensemble_keys(self) -> Tuple[str, ...]:
-    return self.config.ensemble_keys
+    return self.example_config.ensemble_keys
 
   def source(self, index: int) -> ExampleSource:
     return self.sources[index]
 
   def build(self, index: int, seed: Seed) -> FeatureDict:
     """The example of source `index` drawn with `seed`."""
-    return build_example(self.source(index), self.config, seed)
+    return build_example(self.source(index), self.example_config, seed)
 
   def example(self, index: int, epoch: int = 0) -> FeatureDict:
     """The example of source `index` in `epoch`: seed (set seed, epoch, index)."""
