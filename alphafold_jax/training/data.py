@@ -95,8 +95,8 @@ class DatasetSampler:
   Slot g of step s is entry perm_epoch[g % n] of epoch g // n, built by
   `dataset.example(index, epoch)` (its crop / MSA sampling seeded by (seed, epoch,
   index)), so batches are a pure function of the step. Residues are padded to a FIXED
-  `num_res` (default: the dataset's num_res, else its crop size) so every step has the same shapes and
-  the train step compiles once.
+  `num_res` (default: the dataset's num_res, else its crop size) so every step has the
+  same shapes and the train step compiles once.
   """
 
   def __init__(self, dataset, batch_size: int, num_res: Optional[int] = None,
