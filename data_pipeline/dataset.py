@@ -6,25 +6,13 @@ Directory layout (an entry = one structure file; its name is the file stem):
   data/1CRN.a3m             optional MSAs with the same stem (.a3m, .sto) ...
   data/1CRN/*.a3m|*.sto     ... and/or in a folder named like the stem
 
-Each example is built as AF2 training does (Suppl. 1.2): the chain's atom37
-structure gives the labels (`data_pipeline.labels`), its sequence and MSAs give
-raw features (`data_pipeline.make_raw_features`; no MSA -> the single-sequence,
-one-row MSA), labels and raw features are cropped with ONE contiguous window
-(`transforms`), the raw features are processed into AF2 model features
-(`data_pipeline.process_features`: MSA clusters, BERT mask, extra MSA, msa_feat)
-padded to the residue bucket, and the labels are padded to the same length.
-
-DISCREPANCY: AF2 crops after MSA processing (`random_crop_to_size` follows
-`make_msa_feat` in its ensembled transforms), so its nearest-neighbour cluster
-assignment compares whole rows; here the crop comes first, so assignment uses
-the cropped columns only. Per-column quantities (profiles, deletions, BERT
-masking probabilities) are unaffected, and processing the crop is cheaper.
-
-The yielded example is one flat dict: the processed features (per example; the
-ensemble axis is squeezed when it has size 1, see `DatasetConfig`) plus every
-label of `labels.make_structure_labels`. Keys present in both (aatype,
-atom14/atom37 maps, seq_mask) hold equal values. Everything is deterministic
-given (seed, epoch, entry index): the same seed gives the same examples.
+Each example is built by the one example builder, `data_pipeline.examples.build_example`:
+the chain's atom37 structure gives the labels, its sequence and MSAs the raw features (no MSA:
+the single-sequence, one-row MSA), one contiguous crop window for both, AF2 processed features
+padded to the residue bucket, labels padded to the same length. `read_entry` turns an entry
+into its `ExampleSource`; `StructureDataset` is an `examples.ExampleSet` whose sources are read
+from the files on every use (nothing is cached), so an example's crop and MSA sampling are
+redrawn per (seed, epoch, entry index) and the same seed gives the same examples.
 
 Unreadable entries raise `DatasetEntryError` naming the file and the cause; with
 `skip_bad=True` they are skipped and listed in `StructureDataset.skipped`.
@@ -43,15 +31,13 @@ from typing import (Callable, Dict, Iterator, List, Mapping, Optional, Sequence,
 import numpy as np
 
 from alphafold_jax.common import protein as protein_lib
-from alphafold_jax.common import residue_constants as rc
 from alphafold_jax.common import structure_io
-from data_pipeline import labels as labels_lib
+from data_pipeline import examples as examples_lib
 from data_pipeline import parsers
 from data_pipeline import transforms
 from data_pipeline.errors import MsaError, PipelineError
-from data_pipeline.feature_schema import FEATURE_SCHEMA
-from data_pipeline.processed_features import FeatureConfig, process_features
-from data_pipeline.raw_features import make_raw_features
+from data_pipeline.examples import TRAINING_FEATURE_CONFIG  # noqa: F401  (re-exported)
+from data_pipeline.processed_features import FeatureConfig
 
 FeatureDict = Dict[str, np.ndarray]
 PathLike = Union[str, pathlib.Path]
@@ -60,24 +46,20 @@ STRUCTURE_SUFFIXES = ('.pdb', '.ent', '.cif', '.mmcif')
 MSA_PARSERS: Mapping[str, Callable[[str], parsers.Msa]] = types.MappingProxyType({
     '.a3m': parsers.parse_a3m, '.sto': parsers.parse_stockholm})
 
-# AF2 initial-training sizes (Suppl. Table 4): 128 MSA clusters, 1024 extra rows.
-# num_recycle=0 gives a single ensemble member (one MSA sample per example).
-TRAINING_FEATURE_CONFIG = FeatureConfig(
-    max_msa_clusters=128, max_extra_msa=1024, num_recycle=0)
-
-
 class DatasetEntryError(PipelineError):
   """An entry of the dataset could not be turned into a training example."""
 
 
 @dataclasses.dataclass(frozen=True)
 class DatasetConfig:
-  """How examples are built.
+  """How examples are built (the `examples.ExampleConfig` fields) and entries visited.
 
   crop_size: contiguous crop length (AF2: 256); None keeps whole chains.
   buckets: residue lengths to pad to (smallest that fits); None pads to
     crop_size when cropping, else not at all.
-  feature_config: processed-feature settings (its num_res is set per example).
+  num_res: one fixed residue length for every example (overrides buckets).
+  feature_config: processed-feature settings (its num_res is set per example);
+    None: structure-only examples (no MSA processing).
   chain_id: chain to read from every file (None: the first protein chain).
   shuffle: visit entries in a seeded random order per epoch.
   skip_bad: skip unreadable entries (recorded in `skipped`) instead of raising.
@@ -87,17 +69,21 @@ class DatasetConfig:
   """
   crop_size: Optional[int] = 256
   buckets: Optional[Tuple[int, ...]] = transforms.DEFAULT_BUCKETS
-  feature_config: FeatureConfig = TRAINING_FEATURE_CONFIG
+  feature_config: Optional[FeatureConfig] = TRAINING_FEATURE_CONFIG
   chain_id: Optional[str] = None
   shuffle: bool = True
   skip_bad: bool = False
   squeeze_ensemble: bool = True
+  num_res: Optional[int] = None
 
   def __post_init__(self):
-    if self.crop_size is not None and self.crop_size < 1:
-      raise ValueError(f'crop_size must be >= 1 or None, got {self.crop_size}')
-    if self.buckets is not None and (not self.buckets or min(self.buckets) < 1):
-      raise ValueError(f'buckets must be positive lengths, got {self.buckets}')
+    self.example_config  # pylint: disable=pointless-statement  (validates the fields)
+
+  @property
+  def example_config(self) -> examples_lib.ExampleConfig:
+    return examples_lib.ExampleConfig(
+        crop_size=self.crop_size, buckets=self.buckets, num_res=self.num_res,
+        feature_config=self.feature_config, squeeze_ensemble=self.squeeze_ensemble)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,47 +157,22 @@ def _read_msas(paths: Sequence[pathlib.Path]) -> List[parsers.Msa]:
   return msas
 
 
-def _squeeze_ensemble(features: FeatureDict) -> FeatureDict:
-  return {k: v[0] if k in FEATURE_SCHEMA else v for k, v in features.items()}
-
-
-def build_example(entry: Entry, config: DatasetConfig,
-                  rng: np.random.Generator) -> FeatureDict:
-  """The training example of one entry (see module docstring). Raises on bad input."""
+def read_entry(entry: Entry, config: DatasetConfig) -> examples_lib.ExampleSource:
+  """The whole-chain source (raw features + labels) of one entry. Raises on bad input."""
   text, fmt = structure_io.read_structure_text(entry.structure_path)
   prot = protein_lib.from_string(text, fmt, config.chain_id,
                                  str(entry.structure_path))
-  labels = labels_lib.labels_from_protein(prot, read_resolution(text, fmt))
-  sequence = ''.join(rc.restypes_with_x[a] for a in prot.aatype)
   try:
-    raw = make_raw_features(sequence, entry.name, _read_msas(entry.msa_paths))
+    return examples_lib.source_from_protein(prot, entry.name, _read_msas(entry.msa_paths),
+                                            read_resolution(text, fmt))
   except MsaError as e:  # MSA i of the message is entry.msa_paths[i]
     files = ', '.join(f'MSA {i} = {p.name}' for i, p in enumerate(entry.msa_paths))
     raise DatasetEntryError(
-        f'{entry.structure_path}: {e} ({files}; structure sequence {sequence})') from e
-  raw['residue_index'] = np.asarray(prot.residue_index, np.int32)
-
-  num_res = prot.num_residues
-  if config.crop_size is not None:
-    start = transforms.choose_crop_start(num_res, config.crop_size, rng)
-    size = min(config.crop_size, num_res)
-    raw = transforms.crop_example(raw, start, size)
-    labels = transforms.crop_example(labels, start, size)
-    num_res = size
-  if config.buckets is not None:
-    pad_to = transforms.pick_bucket(num_res, config.buckets)
-  else:
-    pad_to = config.crop_size or num_res
-
-  feature_config = dataclasses.replace(config.feature_config, num_res=pad_to)
-  processed = process_features(raw, feature_config, seed=rng)
-  if config.squeeze_ensemble and feature_config.num_ensemble_total == 1:
-    processed = _squeeze_ensemble(processed)
-  labels = transforms.pad_example(labels, pad_to)
-  return {**labels, **processed}
+        f'{entry.structure_path}: {e} ({files}; structure sequence '
+        f'{examples_lib.protein_sequence(prot)})') from e
 
 
-class StructureDataset:
+class StructureDataset(examples_lib.ExampleSet):
   """Deterministic, seeded iteration over the training examples of a directory.
 
   `dataset.epoch(e)` yields the examples of epoch e (entries shuffled with
@@ -220,7 +181,7 @@ class StructureDataset:
   """
 
   def __init__(self, directory: PathLike, config: DatasetConfig = DatasetConfig(),
-               seed: int = 0):
+               seed: int = 0):  # pylint: disable=super-init-not-called  (sources are files)
     self.directory = pathlib.Path(directory)
     self.config = config
     self.seed = int(seed)
@@ -231,19 +192,21 @@ class StructureDataset:
     return len(self.entries)
 
   @property
-  def ensemble_keys(self) -> Tuple[str, ...]:
-    """Keys carrying a leading ensemble axis (for `transforms.*(ensemble_keys=)`)."""
-    fc = self.config.feature_config
-    if self.config.squeeze_ensemble and fc.num_ensemble_total == 1:
-      return ()
-    return tuple(sorted(FEATURE_SCHEMA))
+  def names(self) -> List[str]:
+    return [e.name for e in self.entries]
 
-  def example(self, index: int, epoch: int = 0) -> FeatureDict:
-    """Example of entry `index` in `epoch`; raises DatasetEntryError naming the file."""
+  @property
+  def example_config(self) -> examples_lib.ExampleConfig:
+    return self.config.example_config
+
+  def source(self, index: int) -> examples_lib.ExampleSource:
+    return read_entry(self.entries[index], self.config)
+
+  def build(self, index: int, seed: examples_lib.Seed) -> FeatureDict:
+    """Example of entry `index` drawn with `seed`; raises DatasetEntryError naming the file."""
     entry = self.entries[index]
-    rng = np.random.default_rng([self.seed, epoch, index])
     try:
-      return build_example(entry, self.config, rng)
+      return super().build(index, seed)
     except DatasetEntryError:
       raise
     except Exception as e:  # any failure of one entry is reported with its path
@@ -293,4 +256,5 @@ class StructureDataset:
 
   def _stack(self, examples: List[FeatureDict]) -> FeatureDict:
     return transforms.batch_examples(examples, buckets=self.config.buckets,
+                                     num_res=self.config.num_res,
                                      ensemble_keys=self.ensemble_keys)

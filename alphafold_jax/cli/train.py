@@ -104,18 +104,16 @@ def run(args: argparse.Namespace) -> int:
   preset = presets.get_preset(args.preset)
   config = build_config(preset.train_config, args)
   named = data_lib.load_structures(args.data)
-  examples = preset.make_examples([p for _, p in named])
+  examples = preset.make_examples(named, seed=config.seed)  # crop + MSA processing per use
   val_named = named if args.val_data is None else data_lib.load_structures(args.val_data)
-  val_examples = examples if args.val_data is None else preset.make_examples(
-      [p for _, p in val_named])
-  evaluator = Evaluator(preset.predict_ca, val_examples, [n for n, _ in val_named], seed=config.seed)
+  evaluator = Evaluator(preset.predict_ca, preset.make_eval_examples(val_named), seed=config.seed)
 
   init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)  # != the train-state key
-  params = preset.init(init_rng, examples[0])
+  params = preset.init(init_rng, examples.example(0))
   if preset.batch_source is not None:
     sampler = preset.batch_source(args.data, config)
   else:
-    sampler = data_lib.ExampleSampler(examples, config.batch_size, config.seed)
+    sampler = data_lib.DatasetSampler(examples, config.batch_size)
   result = trainer.train(preset.loss_fn, params, sampler, config, out_dir=args.out,
                          resume=args.resume, evaluator=evaluator,
                          metadata={'preset': preset.name, 'data': os.path.abspath(args.data)},

@@ -5,9 +5,11 @@
 `tiny_af2`: the `tiny` model preset (tests, smoke runs).
 The model configs are the presets of the same name in `alphafold_jax.config`.
 
-Examples (per protein, one common padded length): AF2 processed features with the ensemble
-axis dropped (single sequence, so one member) plus the structure labels of
-`data_pipeline.labels`. The model reads its features with the ensemble axis restored.
+Examples come from the one example builder (`data_pipeline.examples`, via the preset's
+`feature_config`): AF2 processed features of ONE ensemble member (`example_feature_config`), the
+ensemble axis dropped, plus the structure labels; the MSA processing (cluster sampling, BERT
+mask, extra MSA) is redrawn every time an example is used. The model reads its features with
+the ensemble axis restored.
 Each training example draws `use_clamped_fape` ~ Bernoulli(TrainConfig.clamped_fape_fraction)
 from its step key (Suppl. 1.11.5: backbone FAPE clamped in 90 % of examples, unclamped in the
 rest, so large errors also get a gradient).
@@ -16,44 +18,24 @@ rest, so large errors also get a gradient).
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Sequence
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-import data_pipeline
-from alphafold_jax.common import protein as protein_lib
 from alphafold_jax.common import residue_constants as rc
 from alphafold_jax.config.presets import ModelConfig
 from alphafold_jax.losses.total import alphafold_loss
 from alphafold_jax.model.alphafold import AlphaFold
 from alphafold_jax.model.run_model import MODEL_FEATURES
 from alphafold_jax.training.config import TrainConfig
-from data_pipeline import labels as labels_lib
-from data_pipeline import transforms
+from data_pipeline.processed_features import FeatureConfig
 
 
-def make_examples(proteins: Sequence[protein_lib.Protein], config: ModelConfig,
-                  crop_size: int) -> List[Dict[str, np.ndarray]]:
-  """Processed single-sequence features + labels per protein, padded to one length."""
-  num_res = min(crop_size, max(p.num_residues for p in proteins))
-  examples = []
-  for i, prot in enumerate(proteins):
-    n = min(prot.num_residues, num_res)
-    sequence = ''.join(rc.restypes_with_x[a] for a in prot.aatype[:n])
-    raw = data_pipeline.make_raw_features(sequence, f'protein_{i}')
-    feature_config = dataclasses.replace(config.data, num_res=num_res)
-    feats = data_pipeline.process_features(raw, feature_config, seed=i)
-    feats = {k: v[0] for k, v in feats.items()}  # drop the single ensemble member
-    labels = labels_lib.make_structure_labels(prot.aatype[:n], prot.atom_positions[:n],
-                                              prot.atom_mask[:n])
-    labels = transforms.pad_example(labels, num_res)
-    feats.update({k: v for k, v in labels.items() if k not in feats})
-    examples.append({k: np.asarray(v) for k, v in feats.items()
-                     if np.asarray(v).dtype != object})
-  return examples
+def example_feature_config(config: ModelConfig) -> FeatureConfig:
+  """The model's input-pipeline settings with one ensemble member (one MSA sample per
+  example; the training forward and predict_ca read the squeezed features)."""
+  return dataclasses.replace(config.data, num_ensemble=1, resample_msa_in_recycling=False)
 
 
 def _model_batch(example):
@@ -76,8 +58,8 @@ def with_fape_clamping(example, rng, clamped_fraction: float):
   return {**example, 'use_clamped_fape': use_clamped.astype(jnp.float32)}
 
 
-def build(config: ModelConfig, crop_size: int, train_config: TrainConfig):
-  """(init, loss_fn, make_examples, predict_ca) for the trainer."""
+def build(config: ModelConfig, train_config: TrainConfig):
+  """(init, loss_fn, predict_ca) for the trainer; examples: `example_feature_config(config)`."""
   forward = make_forward(config)
 
   def init(rng, example):
@@ -93,4 +75,4 @@ def build(config: ModelConfig, crop_size: int, train_config: TrainConfig):
     ret = forward.apply(params, rng, example, train_config.max_recycle, False)
     return ret['structure_module']['final_atom_positions'][:, rc.atom_order['CA']]
 
-  return init, loss_fn, (lambda proteins: make_examples(proteins, config, crop_size)), predict_ca
+  return init, loss_fn, predict_ca

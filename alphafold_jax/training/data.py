@@ -9,9 +9,10 @@ perm_epoch[g % n] with epoch = g // n. So batch(step) never depends on what ran 
 a resumed run sees exactly the batches it would have seen, and every process of a
 multi-host job builds the same global batch (sharding.shard_batch keeps its part).
 
-`load_structures` reads a directory of PDB / mmCIF files (NumPy only) for simple presets;
-`DatasetSampler` wraps data_pipeline.dataset.StructureDataset (AF2 processed features,
-MSAs, crops, structure labels) for the AF2 presets, with the same step-keyed order.
+`load_structures` reads a directory of PDB / mmCIF files (NumPy only) for the presets;
+`DatasetSampler` wraps a data_pipeline.examples.ExampleSet (the presets' `make_examples`, or
+data_pipeline.dataset.StructureDataset: MSAs on disk), building every example afresh (crop,
+MSA processing) with the same step-keyed order.
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ class DatasetSampler:
   Slot g of step s is entry perm_epoch[g % n] of epoch g // n, built by
   `dataset.example(index, epoch)` (its crop / MSA sampling seeded by (seed, epoch,
   index)), so batches are a pure function of the step. Residues are padded to a FIXED
-  `num_res` (default: the dataset's crop size) so every step has the same shapes and
-  the train step compiles once.
+  `num_res` (default: the dataset's num_res, else its crop size) so every step has the
+  same shapes and the train step compiles once.
   """
 
   def __init__(self, dataset, batch_size: int, num_res: Optional[int] = None,
@@ -104,7 +105,8 @@ class DatasetSampler:
       raise DataError(f'dataset {getattr(dataset, "directory", "")} has no entries')
     self.dataset = dataset
     self.batch_size = int(batch_size)
-    self.num_res = num_res if num_res is not None else dataset.config.crop_size
+    self.num_res = num_res if num_res is not None else (dataset.config.num_res
+                                                        or dataset.config.crop_size)
     if self.num_res is None:
       raise DataError('DatasetSampler needs num_res when the dataset does not crop')
     self.shuffle = shuffle
@@ -162,15 +164,3 @@ def load_structures(data_dir: str | os.PathLike) -> List[Tuple[str, protein_lib.
       raise DataError(f'cannot read structure {path}: {e}') from e
   return out
 
-
-def pad_residues(features: Mapping[str, np.ndarray], num_res: int) -> Batch:
-  """Crops (from residue 0) or zero-pads every feature's leading residue axis to num_res."""
-  out = {}
-  for key, value in features.items():
-    value = np.asarray(value)
-    if value.ndim == 0:
-      raise DataError(f'pad_residues: feature {key!r} has no residue axis')
-    value = value[:num_res]
-    pad = [(0, num_res - value.shape[0])] + [(0, 0)] * (value.ndim - 1)
-    out[key] = np.pad(value, pad)
-  return out

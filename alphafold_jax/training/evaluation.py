@@ -1,17 +1,21 @@
-"""Periodic evaluation on validation structures: CA-RMSD, lDDT-Ca, TM-score.
+"""Periodic evaluation on validation structures: CA-RMSD (mean and worst), lDDT-Ca, TM-score.
 
-The model side is a per-example predictor supplied by the preset:
-    predict_ca(params, example, rng) -> predicted CA positions [N_res, 3] (angstrom)
-`example` is a feature dict without batch axis; the reference comes from the same
-example's AF2 label keys `all_atom_positions` [N_res, 37, 3] and `all_atom_mask`
-[N_res, 37] (CA = atom37 index 1), restricted by `seq_mask` [N_res] when present.
-Metrics come from alphafold_jax.metrics (Kabsch CA-RMSD, lDDT-Ca with 15 A radius,
-TM-score with superposition search, normalised by the number of resolved CA).
+Validation structures go through the feature path of `alphafold-jax predict`, never the
+training features: each whole chain is featurised from its sequence by the one example builder
+(`Preset.make_eval_examples`, a `data_pipeline.examples.ExampleSet`) with the int seeds
+seed, seed + 1, ... (the seeds of `predict --num-samples`), which also key the model:
+    features = examples.build(i, s)    # process_features(raw, config, s) + labels
+    predict_ca(params, features, PRNGKey(s)) -> predicted CA positions [N_res, 3] (angstrom)
+The reference comes from the same example's AF2 label keys `all_atom_positions`
+[N_res, 37, 3] and `all_atom_mask` [N_res, 37] (CA = atom37 index 1), restricted by
+`seq_mask` [N_res]. Metrics come from alphafold_jax.metrics (Kabsch CA-RMSD, lDDT-Ca with
+15 A radius, TM-score with superposition search, normalised by the number of resolved CA);
+per structure: mean over seeds, and `ca_rmsd_worst`, the largest CA-RMSD of its seeds.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 import jax
 import numpy as np
@@ -23,6 +27,7 @@ from alphafold_jax.metrics.rmsd import rmsd as rmsd_fn
 from alphafold_jax.metrics.tm_score import tm_score as tm_score_fn
 
 CA = 1  # atom37 index of CA
+_METRICS = ('ca_rmsd', 'lddt_ca', 'tm_score')
 
 PredictFn = Callable[[Any, Mapping[str, np.ndarray], Any], Any]
 
@@ -57,29 +62,36 @@ def structure_metrics(pred_ca, true_ca, mask) -> Dict[str, float]:
 
 
 class Evaluator:
-  """Runs a jitted per-example CA predictor on validation examples and scores it."""
+  """Runs a jitted per-example CA predictor on validation structures and scores it."""
 
-  def __init__(self, predict_ca: PredictFn, examples: Sequence[Mapping[str, np.ndarray]],
-               names: Sequence[str] | None = None, seed: int = 0):
-    if not examples:
+  def __init__(self, predict_ca: PredictFn, examples, seed: int = 0, num_seeds: int = 3):
+    if not callable(getattr(examples, 'build', None)):
+      raise ValueError('Evaluator featurises every structure afresh per seed: pass an ExampleSet '
+                       '(Preset.make_eval_examples), not fixed feature dicts')
+    if len(examples) == 0:
       raise ValueError('Evaluator: no validation examples')
+    if num_seeds < 1:
+      raise ValueError(f'Evaluator: num_seeds must be >= 1, got {num_seeds}')
     self._predict = jax.jit(predict_ca)
-    self.examples = list(examples)
-    self.names = list(names) if names is not None else [f'val{i}' for i in range(len(examples))]
-    if len(self.names) != len(self.examples):
-      raise ValueError('Evaluator: names and examples differ in length')
-    self._rng = jax.random.PRNGKey(seed)
+    self.examples = examples
+    self.names = list(examples.names)
+    self.seeds = [int(seed) + k for k in range(num_seeds)]
 
   def __call__(self, params: Any) -> Tuple[Dict[str, float], List[Dict[str, Any]]]:
     """Returns (mean metrics over structures, per-structure rows)."""
     rows = []
-    for i, (name, example) in enumerate(zip(self.names, self.examples)):
-      features = {k: v for k, v in example.items()}
-      pred = np.asarray(jax.device_get(
-          self._predict(params, features, jax.random.fold_in(self._rng, i))))
-      true_ca, mask = reference_ca(example)
+    for i, name in enumerate(self.names):
+      per_seed = []
+      for seed in self.seeds:
+        example = self.examples.build(i, seed)
+        pred = np.asarray(jax.device_get(
+            self._predict(params, example, jax.random.PRNGKey(seed))))
+        true_ca, mask = reference_ca(example)
+        per_seed.append(structure_metrics(pred, true_ca, mask))
       row = {'name': name, 'num_res': int(mask.sum())}
-      row.update(structure_metrics(pred, true_ca, mask))
+      row.update({k: float(np.mean([m[k] for m in per_seed])) for k in _METRICS})
+      row['ca_rmsd_worst'] = float(max(m['ca_rmsd'] for m in per_seed))
       rows.append(row)
-    means = {k: float(np.mean([r[k] for r in rows])) for k in ('ca_rmsd', 'lddt_ca', 'tm_score')}
+    means = {k: float(np.mean([r[k] for r in rows]))
+             for k in _METRICS + ('ca_rmsd_worst',)}
     return means, rows

@@ -3,12 +3,20 @@
 This is the ONE place with model-specific glue for training. A Preset bundles
   init(rng, example) -> params                         Haiku init on one example
   loss_fn(params, example, rng, num_recycle) -> (loss, metrics)    per example
-  make_examples(proteins) -> [per-example feature dicts, common shapes]
   predict_ca(params, example, rng) -> CA [N_res, 3]    for evaluation
+  crop_size, feature_config: how its examples are built by the one example builder
+      (data_pipeline.examples.build_example); feature_config None = structure-only examples
+      (labels + residue_index + seq_mask), else AF2 processed features + labels
   train_config: TrainConfig defaults for the preset
-  batch_source(data_dir, config) -> (step -> batch)    optional; default: ExampleSampler over
-      make_examples of the directory's structures. AF2 presets can return
-      data.DatasetSampler(data_pipeline.dataset.StructureDataset(data_dir, ...), ...).
+  batch_source(data_dir, config) -> (step -> batch)    optional; default: data.DatasetSampler
+      over make_examples of the directory's structures (or any ExampleSet, e.g.
+      data_pipeline.dataset.StructureDataset(data_dir, ...) for MSAs on disk).
+and two ways to get examples, both `data_pipeline.examples.ExampleSet`s (built on every use):
+  make_examples(named, seed)  training: a fresh crop and MSA processing per use, seeded by
+      (seed, epoch, index), so a step-keyed sampler redraws them as AF2 does and stays exactly
+      resumable; one residue length for all (the longest chain, capped at crop_size)
+  make_eval_examples(named)   evaluation: whole chains featurised from their sequence with an
+      int seed, as `alphafold-jax predict` does (training.evaluation.Evaluator)
 Everything else (train_step, trainer, CLI) is model-agnostic.
 
 Presets here: 'tiny_ca' (training/tiny_model.py; for tests and smoke runs), 'nano_ipa'
@@ -20,7 +28,7 @@ training/diffusion_presets.py).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -29,6 +37,10 @@ from alphafold_jax.training import compilation
 from alphafold_jax.training import data as data_lib
 from alphafold_jax.training import tiny_model
 from alphafold_jax.training.config import TrainConfig
+from data_pipeline import examples as examples_lib
+from data_pipeline.processed_features import FeatureConfig
+
+NamedProteins = Sequence[Tuple[str, protein_lib.Protein]]
 
 
 class PresetError(ValueError):
@@ -41,30 +53,48 @@ class Preset:
   description: str
   init: Callable[[Any, Mapping[str, np.ndarray]], Any]
   loss_fn: Callable
-  make_examples: Callable[[Sequence[protein_lib.Protein]], List[Dict[str, np.ndarray]]]
   predict_ca: Callable[[Any, Mapping[str, np.ndarray], Any], Any]
+  crop_size: int
+  feature_config: Optional[FeatureConfig] = None
   train_config: TrainConfig = TrainConfig()
   batch_source: Optional[Callable[[str, TrainConfig], Callable[[int], Dict[str, np.ndarray]]]] = None
 
+  def make_examples(self, named: NamedProteins, seed: int = 0) -> examples_lib.ExampleSet:
+    return training_examples(named, self.crop_size, self.feature_config, seed)
 
-def structure_examples(proteins: Sequence[protein_lib.Protein], crop_size: int
-                       ) -> List[Dict[str, np.ndarray]]:
-  """Per-protein features aatype, residue_index (from 0), seq_mask, all_atom_positions,
-  all_atom_mask, all padded (or cropped from residue 0) to a common length."""
-  if not proteins:
+  def make_eval_examples(self, named: NamedProteins) -> examples_lib.ExampleSet:
+    return evaluation_examples(named, self.feature_config)
+
+
+def _sources(named: NamedProteins, numbering: str) -> List[examples_lib.ExampleSource]:
+  if not named:
     raise data_lib.DataError('no proteins')
-  num_res = min(crop_size, max(p.num_residues for p in proteins))
-  out = []
-  for p in proteins:
-    feats = {
-        'aatype': np.asarray(p.aatype, np.int32),
-        'residue_index': np.asarray(p.residue_index - p.residue_index[0], np.int32),
-        'seq_mask': np.ones(p.num_residues, np.float32),
-        'all_atom_positions': np.asarray(p.atom_positions, np.float32),
-        'all_atom_mask': np.asarray(p.atom_mask, np.float32),
-    }
-    out.append(data_lib.pad_residues(feats, num_res))
-  return out
+  return [examples_lib.source_from_protein(prot, name, numbering=numbering)
+          for name, prot in named]
+
+
+def training_examples(named: NamedProteins, crop_size: Optional[int],
+                      feature_config: Optional[FeatureConfig], seed: int = 0
+                      ) -> examples_lib.ExampleSet:
+  """Examples of (name, Protein) chains: one contiguous crop of at most crop_size residues,
+  redrawn with the MSA processing on every use; every example padded to the longest chain
+  (capped at crop_size). Residues are numbered from 0 along each chain."""
+  sources = _sources(named, 'structure')
+  config = examples_lib.ExampleConfig(
+      crop_size=crop_size, buckets=None,
+      num_res=examples_lib.common_length(sources, crop_size), feature_config=feature_config)
+  return examples_lib.ExampleSet(sources, config, seed)
+
+
+def evaluation_examples(named: NamedProteins, feature_config: Optional[FeatureConfig]
+                        ) -> examples_lib.ExampleSet:
+  """Whole chains featurised from their sequence (residues 0..L-1, no MSA), as `alphafold-jax
+  predict` does, padded to the longest chain (one compiled predictor); labels for scoring."""
+  sources = _sources(named, 'sequence')
+  config = examples_lib.ExampleConfig(
+      crop_size=None, buckets=None, num_res=examples_lib.common_length(sources, None),
+      feature_config=feature_config)
+  return examples_lib.ExampleSet(sources, config)
 
 
 def _tiny_ca() -> Preset:
@@ -85,9 +115,8 @@ def _tiny_ca() -> Preset:
 
   return Preset(name='tiny_ca',
                 description='tiny Linear model residue features -> CA (tests, smoke runs)',
-                init=init, loss_fn=loss_fn,
-                make_examples=lambda proteins: structure_examples(proteins, crop_size=64),
-                predict_ca=predict_ca, train_config=train_config)
+                init=init, loss_fn=loss_fn, predict_ca=predict_ca, crop_size=64,
+                train_config=train_config)
 
 
 def _nano_ipa() -> Preset:
@@ -99,13 +128,14 @@ def _nano_ipa() -> Preset:
                              decay='constant', clip_global_norm=0.1, max_recycle=0,
                              sample_recycle=False, clamped_fape_fraction=1.0,
                              checkpoint_every=100, eval_every=100)
-  init, loss_fn, make_examples, predict_ca = af2_presets.build(
-      model_config('nano_ipa'), crop_size=80, train_config=train_config)
+  config = model_config('nano_ipa')
+  init, loss_fn, predict_ca = af2_presets.build(config, train_config=train_config)
   return Preset(name='nano_ipa',
                 description='AF2 Evoformer + IPA structure module at small widths, single '
                             'sequence, all AF2 losses (CPU training)',
-                init=init, loss_fn=loss_fn, make_examples=make_examples,
-                predict_ca=predict_ca, train_config=train_config)
+                init=init, loss_fn=loss_fn, predict_ca=predict_ca, crop_size=80,
+                feature_config=af2_presets.example_feature_config(config),
+                train_config=train_config)
 
 
 def _nano_diffusion() -> Preset:
@@ -118,9 +148,8 @@ def _nano_diffusion() -> Preset:
   return Preset(name='nano_diffusion',
                 description='single-sequence Pairformer trunk + IPA frame denoiser, SE(3) '
                             'diffusion losses + distogram; reverse sampler for prediction',
-                init=init, loss_fn=loss_fn,
-                make_examples=lambda proteins: structure_examples(proteins, crop_size=80),
-                predict_ca=predict_ca, train_config=train_config)
+                init=init, loss_fn=loss_fn, predict_ca=predict_ca, crop_size=80,
+                train_config=train_config)
 
 
 _PRESETS: Dict[str, Callable[[], Preset]] = {

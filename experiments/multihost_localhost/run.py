@@ -65,8 +65,9 @@ def worker(steps: int) -> None:
 
   # 2./3. Data-parallel train steps: global mesh vs a private 1-device mesh.
   nano = ROOT / 'tests/data/structures/nano'
-  proteins = [protein_lib.from_file(nano / f'{k}.pdb') for k in ('1L2Y', '1VII', '1CRN', '2GB1')]
-  examples = presets.structure_examples(proteins, crop_size=16)
+  named = [(k, protein_lib.from_file(nano / f'{k}.pdb')) for k in ('1L2Y', '1VII', '1CRN', '2GB1')]
+  built = presets.training_examples(named, 16, None)
+  examples = [built.example(i) for i in range(len(built))]
   preset = presets.get_preset('tiny_ca')
   config = TrainConfig(batch_size=n, warmup_steps=0, learning_rate=1e-2, max_recycle=2)
   sampler = ExampleSampler(examples, config.batch_size, seed=0)

@@ -41,17 +41,17 @@ def main(argv=None) -> int:
   t0 = time.perf_counter()
   preset = presets.get_preset(args.preset)
   named = data_lib.load_structures(args.data)
-  examples = preset.make_examples([p for _, p in named])
+  examples = preset.make_examples(named)  # built afresh (crop, MSA processing) on every use
   times['examples_s'] = time.perf_counter() - t0
 
   t0 = time.perf_counter()
-  params = preset.init(jax.random.PRNGKey(1), examples[0])
+  params = preset.init(jax.random.PRNGKey(1), examples.example(0))
   jax.block_until_ready(params)
   times['init_s'] = time.perf_counter() - t0
 
   config = preset.train_config.replace(num_steps=1 + args.steps, checkpoint_every=0)
   trainer = Trainer(preset.loss_fn, config)
-  sampler = data_lib.ExampleSampler(examples, config.batch_size, config.seed)
+  sampler = data_lib.DatasetSampler(examples, config.batch_size)
   step_times = []
   losses = []
 
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
   times['losses'] = losses
 
   if not args.no_eval:
-    evaluator = Evaluator(preset.predict_ca, examples, [n for n, _ in named])
+    evaluator = Evaluator(preset.predict_ca, preset.make_eval_examples(named))
     t0 = time.perf_counter()
     means, _ = evaluator(params)
     times['eval_first_s'] = time.perf_counter() - t0

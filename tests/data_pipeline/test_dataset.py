@@ -77,10 +77,11 @@ def test_example_holds_cropped_labels_and_features(data_root):
   example = ds.example(by_name['1CRN'])
   n = 32
   assert example['aatype'].shape == (32,) and example['msa_feat'].shape == (5, 32, 49)
-  # Window of the crop, recovered from the residue numbers.
-  start = int(np.flatnonzero(crambin.residue_index == example['residue_index'][0])[0])
+  # Window of the crop, recovered from the residue numbers (the chain's, shifted to start at 0).
+  numbers = crambin.residue_index - crambin.residue_index[0]
+  start = int(np.flatnonzero(numbers == example['residue_index'][0])[0])
   window = slice(start, start + n)
-  np.testing.assert_array_equal(example['residue_index'][:n], crambin.residue_index[window])
+  np.testing.assert_array_equal(example['residue_index'][:n], numbers[window])
   np.testing.assert_array_equal(example['seq_mask'], np.ones(n))
   full = labels.labels_from_protein(crambin, resolution=1.5)
   for key in ('all_atom_positions', 'rigidgroups_gt_frames', 'chi_angles_sin_cos',

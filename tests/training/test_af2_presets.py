@@ -18,6 +18,8 @@ import pytest
 from alphafold_jax.common import protein as protein_lib
 from alphafold_jax.config import model_config
 from alphafold_jax.training import af2_presets
+from alphafold_jax.training import presets
+from alphafold_jax.training.data import DatasetSampler
 from alphafold_jax.training.config import TrainConfig
 from tests.model.diffusion import diffusion_testing
 from tests.training.conftest import NANO
@@ -31,10 +33,12 @@ def test_tiny_af2_loss_and_grads_finite():
   config = model_config('tiny', evoformer_num_block=1, extra_msa_stack_num_block=1,
                         structure_module_num_layer=1, use_templates=False, enabled=False,
                         embed_torsion_angles=False, reduce_msa_clusters_by_max_templates=False)
-  init, loss_fn, make_examples, _ = af2_presets.build(config, crop_size=CROP,
-                                                      train_config=TrainConfig(max_recycle=1))
-  # 1L2Y (20 residues) is cropped to 11; 1VII's first 11 residues likewise.
-  examples = make_examples([protein_lib.from_file(NANO / f'{n}.pdb') for n in ('1L2Y', '1VII')])
+  init, loss_fn, _ = af2_presets.build(config, train_config=TrainConfig(max_recycle=1))
+  # The one builder with the preset's kind of features; 1L2Y (20) and 1VII (36) cropped to 11.
+  named = [(n, protein_lib.from_file(NANO / f'{n}.pdb')) for n in ('1L2Y', '1VII')]
+  built = presets.training_examples(named, CROP, af2_presets.example_feature_config(config))
+  batch = DatasetSampler(built, 2)(0)
+  examples = [{k: v[i] for k, v in batch.items()} for i in range(2)]
   assert examples[0].keys() == examples[1].keys()
   for key in ('aatype', 'seq_mask', 'all_atom_positions', 'backbone_affine_tensor'):
     assert examples[0][key].shape[0] == CROP, key

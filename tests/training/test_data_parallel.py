@@ -23,13 +23,16 @@ SCRIPT = textwrap.dedent('''
     from alphafold_jax.training.optimizer import make_optimizer
     from alphafold_jax.training.state import create_train_state
     from alphafold_jax.training.train_step import jit_train_step, make_train_step
+    from data_pipeline import examples as examples_lib
 
     assert jax.device_count() == 4, jax.devices()
     nano = sys.argv[1]
-    proteins = [protein_lib.from_file(f'{nano}/{n}.pdb') for n in ('1L2Y', '1VII', '1CRN', '2GB1')]
-    examples = presets.structure_examples(proteins, crop_size=11)
-    short = presets.structure_examples(proteins[:1], crop_size=7)[0]
-    examples.append({k: np.pad(v, [(0, 4)] + [(0, 0)] * (v.ndim - 1)) for k, v in short.items()})
+    named = [(n, protein_lib.from_file(f'{nano}/{n}.pdb')) for n in ('1L2Y', '1VII', '1CRN', '2GB1')]
+    built = presets.training_examples(named, 11, None)
+    examples = [built.example(i) for i in range(len(built))]
+    short = examples_lib.ExampleSet(built.sources[:1], examples_lib.ExampleConfig(
+        crop_size=7, buckets=None, num_res=11, feature_config=None))
+    examples.append(short.example(0))  # 7 residues + 4 padded
     batch = stack_examples(examples + examples[:3])  # B = 8 -> 2 examples per device
     preset = presets.get_preset('tiny_ca')
     params = preset.init(jax.random.PRNGKey(1), examples[0])

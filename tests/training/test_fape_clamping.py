@@ -42,7 +42,7 @@ def test_loss_fn_hands_the_flag_to_the_losses(monkeypatch, fraction):
                       lambda config: hk.transform(lambda ex, n, t: {'x': jnp.zeros(())}))
   monkeypatch.setattr(af2_presets, 'alphafold_loss',
                       lambda pred, ex, cfg: (seen.append(ex['use_clamped_fape']) or jnp.zeros(()), {}))
-  _, loss_fn, _, _ = af2_presets.build(model_config('tiny'), crop_size=8,
-                                       train_config=TrainConfig(clamped_fape_fraction=fraction))
+  _, loss_fn, _ = af2_presets.build(model_config('tiny'),
+                                    train_config=TrainConfig(clamped_fape_fraction=fraction))
   loss_fn({}, {'aatype': jnp.zeros(3, jnp.int32)}, jax.random.PRNGKey(1), 0)
   assert float(seen[0]) == fraction

@@ -9,19 +9,23 @@ import pytest
 
 from alphafold_jax.training import logging as log_lib
 from alphafold_jax.training.config import TrainConfig
-from alphafold_jax.training.data import ExampleSampler
+from alphafold_jax.training import presets
+from alphafold_jax.training.data import DatasetSampler, ExampleSampler
 from alphafold_jax.training.evaluation import Evaluator
 from alphafold_jax.training.trainer import Trainer, TrainingDivergedError, train
 
 
-def test_overfit_loss_decreases_and_outputs(tiny_preset, tiny_params, tiny_examples, tmp_path):
-  examples = tiny_examples[:2]
+def test_overfit_loss_decreases_and_outputs(tiny_preset, tiny_params, tiny_named, tmp_path):
+  """Whole chains of 1L2Y and 1VII through the preset's builders (training examples built per
+  step; evaluation featurised from the sequence per seed)."""
+  named = tiny_named[:2]
+  examples = presets.training_examples(named, None, None)  # no crop: whole chains
   config = TrainConfig(batch_size=2, num_steps=60, learning_rate=1e-2, warmup_steps=5,
                        decay='cosine', decay_steps=60, decay_rate=0.1, max_recycle=1,
                        clip_global_norm=1., checkpoint_every=0, eval_every=30, log_every=2)
-  evaluator = Evaluator(tiny_preset.predict_ca, examples, ['1L2Y', '1VII'])
+  evaluator = Evaluator(tiny_preset.predict_ca, tiny_preset.make_eval_examples(named))
   before, _ = evaluator(tiny_params)
-  result = train(tiny_preset.loss_fn, tiny_params, ExampleSampler(examples, 2, 0), config,
+  result = train(tiny_preset.loss_fn, tiny_params, DatasetSampler(examples, 2), config,
                  out_dir=tmp_path, evaluator=evaluator, progress=True)
   losses = [result.losses[s] for s in sorted(result.losses)]
   assert len(losses) == 60 and np.all(np.isfinite(losses))

@@ -8,6 +8,8 @@ import pytest
 
 from alphafold_jax.training import data as data_lib
 from alphafold_jax.training import distributed
+from alphafold_jax.training import presets
+from data_pipeline import transforms
 from alphafold_jax.training.evaluation import Evaluator, reference_ca, structure_metrics
 
 
@@ -53,10 +55,13 @@ def test_stack_and_pad_errors():
     data_lib.stack_examples([{'a': np.zeros(3)}, {'a': np.zeros(4)}])
   with pytest.raises(data_lib.DataError, match='keys'):
     data_lib.stack_examples([{'a': np.zeros(3)}, {'b': np.zeros(3)}])
-  padded = data_lib.pad_residues({'a': np.arange(1, 6), 'b': np.ones((5, 2))}, 7)
+  # Padding and cropping are data_pipeline.transforms' (the one builder's) job.
+  axes = {'a': (0,), 'b': (0,)}
+  padded = transforms.pad_example({'a': np.arange(1, 6), 'b': np.ones((5, 2))}, 7, axes)
   np.testing.assert_array_equal(padded['a'], [1, 2, 3, 4, 5, 0, 0])
   assert padded['b'].shape == (7, 2) and padded['b'][5:].sum() == 0
-  np.testing.assert_array_equal(data_lib.pad_residues({'a': np.arange(5)}, 3)['a'], [0, 1, 2])
+  np.testing.assert_array_equal(transforms.crop_example({'a': np.arange(5)}, 0, 3, axes)['a'],
+                                [0, 1, 2])
   with pytest.raises(data_lib.DataError, match='not found'):
     data_lib.list_structure_files('/nonexistent/dir')
 
@@ -75,15 +80,18 @@ def test_structure_metrics_perfect_moved_and_noisy(tiny_examples):
   assert 1. < noisy['ca_rmsd'] < 5. and noisy['lddt_ca'] < 0.9 and noisy['tm_score'] < 0.9
 
 
-def test_evaluator_with_oracle_predictor(tiny_examples):
+def test_evaluator_with_oracle_predictor(tiny_named, tiny_examples):
   def predict(params, example, rng):
     return example['all_atom_positions'][:, 1] + params['shift']  # [N, 3]
 
-  ev = Evaluator(predict, tiny_examples[:2], ['a', 'b'])
+  ev = Evaluator(predict, presets.evaluation_examples(tiny_named[:2], None), num_seeds=2)
   means, rows = ev({'shift': np.float32(5.)})  # a pure translation is perfect
-  assert means['ca_rmsd'] < 1e-3 and [r['name'] for r in rows] == ['a', 'b']
+  assert means['ca_rmsd'] < 1e-3 and means['ca_rmsd_worst'] < 1e-3
+  assert [r['name'] for r in rows] == ['1L2Y', '1VII'] and [r['num_res'] for r in rows] == [20, 36]
   with pytest.raises(ValueError):
     Evaluator(predict, [])
+  with pytest.raises(ValueError, match='ExampleSet'):  # fixed (training) features are refused
+    Evaluator(predict, tiny_examples[:2])
 
 
 def test_distributed_resolution_flags_env_and_errors():
