@@ -25,8 +25,7 @@ import jax.numpy as jnp
 
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model.attention import Attention, AttentionConfig, mask_to_bias
-from alphafold_jax.model.transition import final_init, linear_params
-from alphafold_jax.nn import LayerNorm, Linear
+from alphafold_jax.nn import LayerNorm, Linear, final_init, linear_params
 from alphafold_jax.ops import memory_policy
 
 OUTGOING_EQUATION = 'ikc,jkc->ijc'  # z_ij = sum_k a_ik * b_jk  (Alg. 11 line 4)
