@@ -45,6 +45,28 @@ class AttentionConfig:
   gating: bool = True
 
 
+@dataclasses.dataclass(frozen=True)
+class AttentionBlockConfig(AttentionConfig):
+  """An attention sub-layer of a trunk block: the attention plus its residual dropout.
+
+  One type for MSA row attention with pair bias (Suppl. Alg. 7), MSA column (global) attention
+  (Alg. 8/19) and triangle attention (Alg. 13/14); their AF2 defaults come from the factories
+  `msa.row_attention_config`, `msa.column_attention_config`, `triangle.starting_node_config`
+  and `triangle.ending_node_config`. orientation: the dropout mask is shared along rows
+  ('per_row') or columns ('per_column'); triangle attention also reads it as starting node
+  ('per_row') or ending node ('per_column').
+  """
+  dropout_rate: float = 0.0
+  orientation: str = 'per_row'
+  shared_dropout: bool = True
+
+  def __post_init__(self):
+    if self.orientation not in ('per_row', 'per_column'):
+      raise AttentionConfigError(
+          f"attention orientation must be 'per_row' (rows / starting node) or 'per_column' "
+          f'(columns / ending node), got {self.orientation!r}')
+
+
 def _glorot_uniform() -> hk.initializers.Initializer:
   return hk.initializers.VarianceScaling(scale=1.0, mode='fan_avg', distribution='uniform')
 

@@ -1,0 +1,57 @@
+"""The pair track of a trunk block: five residual pair sub-layers in a fixed order.
+
+Jumper et al. 2021 Suppl. Alg. 6 lines 6-10 (Evoformer; also the extra-MSA stack, Alg. 18) and
+Alg. 16 lines 2-6 (template pair stack); Abramson et al. 2024 Suppl. Alg. 17 lines 2-6
+(Pairformer). Each sub-layer is a residual update with shared dropout (model/residual.py):
+
+  triangle_multiplication_outgoing  Alg. 11     triangle_attention_starting_node  Alg. 13
+  triangle_multiplication_incoming  Alg. 12     triangle_attention_ending_node    Alg. 14
+  pair_transition                   Alg. 15
+
+The Evoformer and Pairformer run them multiplications first (`TRUNK_ORDER`); AF2's template pair
+stack runs the attentions first (`TEMPLATE_ORDER`). Parameters sit under the sub-layer's name in
+the caller's scope, as in AF2's files.
+
+Shapes: N = residues, c = pair channels. pair [N, N, c], pair_mask [N, N].
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax.numpy as jnp
+
+from alphafold_jax.model.residual import residual
+from alphafold_jax.model.transition import Transition
+from alphafold_jax.model.triangle import TriangleAttention, TriangleMultiplication
+from alphafold_jax.ops.global_config import GlobalConfig
+
+_SUBLAYERS = {
+    'triangle_multiplication_outgoing': TriangleMultiplication,
+    'triangle_multiplication_incoming': TriangleMultiplication,
+    'triangle_attention_starting_node': TriangleAttention,
+    'triangle_attention_ending_node': TriangleAttention,
+    'pair_transition': Transition,
+}
+TRUNK_ORDER = ('triangle_multiplication_outgoing', 'triangle_multiplication_incoming',
+               'triangle_attention_starting_node', 'triangle_attention_ending_node',
+               'pair_transition')
+TEMPLATE_ORDER = ('triangle_attention_starting_node', 'triangle_attention_ending_node',
+                  'triangle_multiplication_outgoing', 'triangle_multiplication_incoming',
+                  'pair_transition')
+
+
+def pair_stack(pair: jnp.ndarray, pair_mask: jnp.ndarray, config: Any,
+               global_config: GlobalConfig, is_training: bool,
+               order: Sequence[str] = TRUNK_ORDER, remat: bool = True) -> jnp.ndarray:
+  """pair [N, N, c], pair_mask [N, N] -> pair [N, N, c] after the five sub-layers in `order`.
+
+  config: any config with the five fields named above (EvoformerIterationConfig,
+    PairformerBlockConfig, TemplatePairStackConfig). remat: see `residual.residual`.
+  """
+  for name in order:
+    sub = getattr(config, name)
+    module = _SUBLAYERS[name](sub, global_config, name=name)
+    pair = residual(pair, module, sub, pair, pair_mask, global_config=global_config,
+                    is_training=is_training, remat=remat)  # [N, N, c]
+  return pair
