@@ -25,13 +25,12 @@ from typing import Tuple
 import haiku as hk
 import jax.numpy as jnp
 
-from alphafold_jax.model import triangle
 from alphafold_jax.model.attention import AttentionBlockConfig
 from alphafold_jax.model.msa import (MSAColumnAttention, MSAColumnGlobalAttention,
                                      MSARowAttentionWithPairBias, column_attention_config,
                                      row_attention_config)
 from alphafold_jax.model.outer_product_mean import OuterProductMean, OuterProductMeanConfig
-from alphafold_jax.model.pair_stack import pair_stack
+from alphafold_jax.model.pair_stack import PairStackConfig, pair_stack
 from alphafold_jax.model.residual import residual
 from alphafold_jax.model.transition import Transition, TransitionConfig
 from alphafold_jax.ops import memory_policy
@@ -42,22 +41,14 @@ _field = dataclasses.field
 
 
 @dataclasses.dataclass(frozen=True)
-class EvoformerIterationConfig:
-  """AF2 model_1_ptm `embeddings_and_evoformer.evoformer` (shared by the extra-MSA stack)."""
+class EvoformerIterationConfig(PairStackConfig):
+  """AF2 model_1_ptm `embeddings_and_evoformer.evoformer` (shared by the extra-MSA stack);
+  the five pair sub-layers' fields come from PairStackConfig."""
   msa_row_attention_with_pair_bias: AttentionBlockConfig = _field(
       default_factory=row_attention_config)
   msa_column_attention: AttentionBlockConfig = _field(default_factory=column_attention_config)
   msa_transition: TransitionConfig = _field(default_factory=TransitionConfig)
   outer_product_mean: OuterProductMeanConfig = _field(default_factory=OuterProductMeanConfig)
-  triangle_multiplication_outgoing: triangle.TriangleMultiplicationConfig = _field(
-      default_factory=triangle.outgoing_config)
-  triangle_multiplication_incoming: triangle.TriangleMultiplicationConfig = _field(
-      default_factory=triangle.incoming_config)
-  triangle_attention_starting_node: AttentionBlockConfig = _field(
-      default_factory=triangle.starting_node_config)
-  triangle_attention_ending_node: AttentionBlockConfig = _field(
-      default_factory=triangle.ending_node_config)
-  pair_transition: TransitionConfig = _field(default_factory=TransitionConfig)
 
 
 class EvoformerIteration(hk.Module):

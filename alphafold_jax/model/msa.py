@@ -74,15 +74,20 @@ class MSAColumnAttention(hk.Module):
     """msa [S, N, c_m], msa_mask [S, N] -> update [S, N, c_m]."""
     msa_t = jnp.swapaxes(msa, 0, 1)  # [N, S, c_m]
     mask_t = jnp.swapaxes(msa_mask, 0, 1)  # [N, S]
-    bias = mask_to_bias(mask_t, msa.dtype)[:, None, None, :]  # [N, 1, 1, S]
     act = LayerNorm(name='query_norm')(msa_t)
-    update = Attention(self.config, self.global_config, msa.shape[-1])(
-        act, act, bias,
-        chunk_size=memory_policy.chunk_policy(self.global_config, is_training))
+    update = self._attend(act, mask_t,
+                          memory_policy.chunk_policy(self.global_config, is_training))
     return jnp.swapaxes(update, 0, 1)  # [S, N, c_m]
 
+  @hk.transparent
+  def _attend(self, act: jnp.ndarray, mask_t: jnp.ndarray, chunks) -> jnp.ndarray:
+    """act [N, S, c_m], mask_t [N, S] -> [N, S, c_m]: each column attends over its rows."""
+    bias = mask_to_bias(mask_t, act.dtype)[:, None, None, :]  # [N, 1, 1, S]
+    return Attention(self.config, self.global_config, act.shape[-1])(act, act, bias,
+                                                                     chunk_size=chunks)
 
-class MSAColumnGlobalAttention(hk.Module):
+
+class MSAColumnGlobalAttention(MSAColumnAttention):
   """Column-wise global attention of the extra-MSA stack (Suppl. Alg. 19).
 
   One query per column and head (the masked mean over rows), single-head keys/values: linear
@@ -91,18 +96,10 @@ class MSAColumnGlobalAttention(hk.Module):
 
   def __init__(self, config: AttentionBlockConfig, global_config: GlobalConfig,
                name: str = 'msa_column_global_attention'):
-    super().__init__(name=name)
-    self.config = config
-    self.global_config = global_config
+    super().__init__(config, global_config, name=name)
 
-  def __call__(self, msa: jnp.ndarray, msa_mask: jnp.ndarray,
-               is_training: bool = False) -> jnp.ndarray:
-    """msa [S, N, c_m], msa_mask [S, N] -> update [S, N, c_m]."""
-    msa_t = jnp.swapaxes(msa, 0, 1)  # [N, S, c_m]
-    mask_t = jnp.swapaxes(msa_mask, 0, 1).astype(msa.dtype)  # [N, S]
-    act = LayerNorm(name='query_norm')(msa_t)
-    update = GlobalAttention(self.config, self.global_config, msa.shape[-1],
-                             name='attention')(
-        act, act, mask_t,
-        chunk_size=memory_policy.chunk_policy(self.global_config, is_training))
-    return jnp.swapaxes(update, 0, 1)  # [S, N, c_m]
+  @hk.transparent
+  def _attend(self, act: jnp.ndarray, mask_t: jnp.ndarray, chunks) -> jnp.ndarray:
+    """act [N, S, c_m], mask_t [N, S] -> [N, S, c_m]."""
+    return GlobalAttention(self.config, self.global_config, act.shape[-1], name='attention')(
+        act, act, mask_t.astype(act.dtype), chunk_size=chunks)

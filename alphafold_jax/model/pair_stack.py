@@ -17,20 +17,41 @@ Shapes: N = residues, c = pair channels. pair [N, N, c], pair_mask [N, N].
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import dataclasses
+from typing import Sequence
 
 import jax.numpy as jnp
 
+from alphafold_jax.model import triangle
+from alphafold_jax.model.attention import AttentionBlockConfig
 from alphafold_jax.model.residual import residual
-from alphafold_jax.model.transition import Transition
-from alphafold_jax.model.triangle import TriangleAttention, TriangleMultiplication
+from alphafold_jax.model.transition import Transition, TransitionConfig
 from alphafold_jax.ops.global_config import GlobalConfig
 
+_field = dataclasses.field
+
+
+
+@dataclasses.dataclass(frozen=True)
+class PairStackConfig:
+  """The five pair sub-layers, AF2 model_1_ptm Evoformer defaults. EvoformerIterationConfig,
+  PairformerBlockConfig and TemplatePairStackConfig extend it (the last two with other defaults)."""
+  triangle_multiplication_outgoing: triangle.TriangleMultiplicationConfig = _field(
+      default_factory=triangle.outgoing_config)
+  triangle_multiplication_incoming: triangle.TriangleMultiplicationConfig = _field(
+      default_factory=triangle.incoming_config)
+  triangle_attention_starting_node: AttentionBlockConfig = _field(
+      default_factory=triangle.starting_node_config)
+  triangle_attention_ending_node: AttentionBlockConfig = _field(
+      default_factory=triangle.ending_node_config)
+  pair_transition: TransitionConfig = _field(default_factory=TransitionConfig)
+
+
 _SUBLAYERS = {
-    'triangle_multiplication_outgoing': TriangleMultiplication,
-    'triangle_multiplication_incoming': TriangleMultiplication,
-    'triangle_attention_starting_node': TriangleAttention,
-    'triangle_attention_ending_node': TriangleAttention,
+    'triangle_multiplication_outgoing': triangle.TriangleMultiplication,
+    'triangle_multiplication_incoming': triangle.TriangleMultiplication,
+    'triangle_attention_starting_node': triangle.TriangleAttention,
+    'triangle_attention_ending_node': triangle.TriangleAttention,
     'pair_transition': Transition,
 }
 TRUNK_ORDER = ('triangle_multiplication_outgoing', 'triangle_multiplication_incoming',
@@ -41,13 +62,13 @@ TEMPLATE_ORDER = ('triangle_attention_starting_node', 'triangle_attention_ending
                   'pair_transition')
 
 
-def pair_stack(pair: jnp.ndarray, pair_mask: jnp.ndarray, config: Any,
+def pair_stack(pair: jnp.ndarray, pair_mask: jnp.ndarray, config: PairStackConfig,
                global_config: GlobalConfig, is_training: bool,
                order: Sequence[str] = TRUNK_ORDER, remat: bool = True) -> jnp.ndarray:
   """pair [N, N, c], pair_mask [N, N] -> pair [N, N, c] after the five sub-layers in `order`.
 
-  config: any config with the five fields named above (EvoformerIterationConfig,
-    PairformerBlockConfig, TemplatePairStackConfig). remat: see `residual.residual`.
+  config: a PairStackConfig (the pair fields of an Evoformer, Pairformer or template block).
+  remat: see `residual.residual`.
   """
   for name in order:
     sub = getattr(config, name)

@@ -23,10 +23,9 @@ from typing import Tuple
 import haiku as hk
 import jax.numpy as jnp
 
-from alphafold_jax.model import triangle
 from alphafold_jax.model.attention import AttentionBlockConfig
 from alphafold_jax.model.msa import MSARowAttentionWithPairBias, row_attention_config
-from alphafold_jax.model.pair_stack import pair_stack
+from alphafold_jax.model.pair_stack import PairStackConfig, pair_stack
 from alphafold_jax.model.residual import residual
 from alphafold_jax.model.transition import Transition, TransitionConfig
 from alphafold_jax.ops import memory_policy
@@ -37,17 +36,9 @@ _field = dataclasses.field
 
 
 @dataclasses.dataclass(frozen=True)
-class PairformerBlockConfig:
+class PairformerBlockConfig(PairStackConfig):
   """AF3 Pairformer defaults (c_s 384, c_z 128): 4-head triangle attention, 16-head single
   attention, SwiGLU transitions of factor 4, dropout 0.25 on the triangle updates."""
-  triangle_multiplication_outgoing: triangle.TriangleMultiplicationConfig = _field(
-      default_factory=triangle.outgoing_config)
-  triangle_multiplication_incoming: triangle.TriangleMultiplicationConfig = _field(
-      default_factory=triangle.incoming_config)
-  triangle_attention_starting_node: AttentionBlockConfig = _field(
-      default_factory=triangle.starting_node_config)
-  triangle_attention_ending_node: AttentionBlockConfig = _field(
-      default_factory=triangle.ending_node_config)
   pair_transition: TransitionConfig = _field(default_factory=lambda: TransitionConfig(swiglu=True))
   single_attention: AttentionBlockConfig = _field(
       default_factory=lambda: row_attention_config(num_head=16, dropout_rate=0.0))

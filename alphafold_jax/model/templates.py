@@ -37,7 +37,7 @@ from alphafold_jax.model import template_features
 from alphafold_jax.model.attention import (Attention, AttentionBlockConfig, AttentionConfig,
                                            mask_to_bias)
 from alphafold_jax.model.embedders import DistogramBins
-from alphafold_jax.model.pair_stack import TEMPLATE_ORDER, pair_stack
+from alphafold_jax.model.pair_stack import TEMPLATE_ORDER, PairStackConfig, pair_stack
 from alphafold_jax.model.transition import TransitionConfig
 from alphafold_jax.model.triangle import (TriangleMultiplicationConfig, ending_node_config,
                                           incoming_config, outgoing_config, starting_node_config)
@@ -52,7 +52,7 @@ TEMPLATE_FEATURE_KEYS = ('template_aatype', 'template_all_atom_positions',
 
 
 @dataclasses.dataclass(frozen=True)
-class TemplatePairStackConfig:
+class TemplatePairStackConfig(PairStackConfig):
   """Suppl. Alg. 16 with model_1_ptm values (2 blocks, 4 heads x 16, c_t = 64)."""
   num_block: int = 2
   triangle_attention_starting_node: AttentionBlockConfig = starting_node_config(
