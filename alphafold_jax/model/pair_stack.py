@@ -8,7 +8,7 @@ Alg. 16 lines 2-6 (template pair stack); Abramson et al. 2024 Suppl. Alg. 17 lin
   triangle_multiplication_incoming  Alg. 12     triangle_attention_ending_node    Alg. 14
   pair_transition                   Alg. 15
 
-The Evoformer and Pairformer run them multiplications first (`TRUNK_ORDER`); AF2's template pair
+The Evoformer and Pairformer run the multiplications first (`TRUNK_ORDER`); AF2's template pair
 stack runs the attentions first (`TEMPLATE_ORDER`). Parameters sit under the sub-layer's name in
 the caller's scope, as in AF2's files.
 
@@ -29,7 +29,6 @@ from alphafold_jax.model.transition import Transition, TransitionConfig
 from alphafold_jax.ops.global_config import GlobalConfig
 
 _field = dataclasses.field
-
 
 
 @dataclasses.dataclass(frozen=True)
