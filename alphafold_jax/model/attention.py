@@ -45,12 +45,48 @@ class AttentionConfig:
   gating: bool = True
 
 
+@dataclasses.dataclass(frozen=True)
+class AttentionBlockConfig(AttentionConfig):
+  """An attention sub-layer of a trunk block: the attention plus its residual dropout.
+
+  One type for MSA row attention with pair bias (Suppl. Alg. 7), MSA column (global) attention
+  (Alg. 8/19) and triangle attention (Alg. 13/14); their AF2 defaults come from the factories
+  `msa.row_attention_config`, `msa.column_attention_config`, `triangle.starting_node_config`
+  and `triangle.ending_node_config`. orientation: the dropout mask is shared along rows
+  ('per_row') or columns ('per_column'); triangle attention also reads it as starting node
+  ('per_row') or ending node ('per_column').
+  """
+  dropout_rate: float = 0.0
+  orientation: str = 'per_row'
+  shared_dropout: bool = True
+
+  def __post_init__(self):
+    if self.orientation not in ('per_row', 'per_column'):
+      raise AttentionConfigError(
+          f"attention orientation must be 'per_row' (rows / starting node) or 'per_column' "
+          f'(columns / ending node), got {self.orientation!r}')
+
+
 def _glorot_uniform() -> hk.initializers.Initializer:
   return hk.initializers.VarianceScaling(scale=1.0, mode='fan_avg', distribution='uniform')
 
 
-def _output_init(global_config: GlobalConfig) -> hk.initializers.Initializer:
-  return hk.initializers.Constant(0.0) if global_config.zero_init else _glorot_uniform()
+def _gating_params(gating: bool, q_channels: int, num_head: int, value_dim: int, dtype):
+  """gating_w [a, H, c] (zeros) and gating_b [H, c] (ones), or (None, None) without a gate."""
+  if not gating:
+    return None, None
+  return (hk.get_parameter('gating_w', (q_channels, num_head, value_dim), dtype,
+                           hk.initializers.Constant(0.0)),
+          hk.get_parameter('gating_b', (num_head, value_dim), dtype,
+                           hk.initializers.Constant(1.0)))
+
+
+def _output_params(num_head: int, value_dim: int, output_dim: int, dtype,
+                   global_config: GlobalConfig):
+  """output_w [H, c, o] (zeros under zero_init, else Glorot uniform) and output_b [o] (zeros)."""
+  init = hk.initializers.Constant(0.0) if global_config.zero_init else _glorot_uniform()
+  return (hk.get_parameter('output_w', (num_head, value_dim, output_dim), dtype, init),
+          hk.get_parameter('output_b', (output_dim,), dtype, hk.initializers.Constant(0.0)))
 
 
 def mask_to_bias(mask: jnp.ndarray, dtype) -> jnp.ndarray:
@@ -58,13 +94,18 @@ def mask_to_bias(mask: jnp.ndarray, dtype) -> jnp.ndarray:
   return (1e9 * (mask.astype(jnp.float32) - 1.0)).astype(dtype)
 
 
-def _per_head_dims(config, q_channels: int, m_channels: int):
-  key_dim = config.key_dim if config.key_dim is not None else q_channels
-  value_dim = config.value_dim if config.value_dim is not None else m_channels
+def _query_params(config, q_data: jnp.ndarray, m_data: jnp.ndarray):
+  """Per-head key and value widths, and `query_w` [a, H, key width] (Glorot uniform)."""
+  key_dim = config.key_dim if config.key_dim is not None else q_data.shape[-1]
+  value_dim = config.value_dim if config.value_dim is not None else m_data.shape[-1]
   if key_dim % config.num_head or value_dim % config.num_head:
     raise AttentionConfigError(
-        f'key_dim {key_dim} and value_dim {value_dim} must be divisible by num_head {config.num_head}')
-  return key_dim // config.num_head, value_dim // config.num_head
+        f'key_dim {key_dim} and value_dim {value_dim} must be divisible by '
+        f'num_head {config.num_head}')
+  key_dim, value_dim = key_dim // config.num_head, value_dim // config.num_head
+  query_w = hk.get_parameter('query_w', (q_data.shape[-1], config.num_head, key_dim),
+                             q_data.dtype, _glorot_uniform())
+  return key_dim, value_dim, query_w
 
 
 class Attention(hk.Module):
@@ -87,25 +128,15 @@ class Attention(hk.Module):
 
     chunk_size subbatches B: a ChunkPolicy (from `ops.memory_policy.chunk_policy`), rows, or None.
     """
-    c = self.config
-    num_head = c.num_head
-    key_dim, value_dim = _per_head_dims(c, q_data.shape[-1], m_data.shape[-1])
-    dtype = q_data.dtype
-    query_w = hk.get_parameter('query_w', (q_data.shape[-1], num_head, key_dim), dtype,
-                               _glorot_uniform())
+    c, num_head, dtype = self.config, self.config.num_head, q_data.dtype
+    key_dim, value_dim, query_w = _query_params(c, q_data, m_data)  # query_w [a, H, c]
     key_w = hk.get_parameter('key_w', (m_data.shape[-1], num_head, key_dim), dtype,
                              _glorot_uniform())
     value_w = hk.get_parameter('value_w', (m_data.shape[-1], num_head, value_dim), dtype,
                                _glorot_uniform())
-    if c.gating:
-      gating_w = hk.get_parameter('gating_w', (q_data.shape[-1], num_head, value_dim), dtype,
-                                  hk.initializers.Constant(0.0))
-      gating_b = hk.get_parameter('gating_b', (num_head, value_dim), dtype,
-                                  hk.initializers.Constant(1.0))
-    output_w = hk.get_parameter('output_w', (num_head, value_dim, self.output_dim), dtype,
-                                _output_init(self.global_config))
-    output_b = hk.get_parameter('output_b', (self.output_dim,), dtype,
-                                hk.initializers.Constant(0.0))
+    gating_w, gating_b = _gating_params(c.gating, q_data.shape[-1], num_head, value_dim, dtype)
+    output_w, output_b = _output_params(num_head, value_dim, self.output_dim, dtype,
+                                        self.global_config)
 
     # Layout (speed only, same values up to float reassociation in the matmuls). Per-head
     # tensors are kept as [B, H, Q, c] (heads first: the layout of the batched score and
@@ -159,23 +190,13 @@ class GlobalAttention(hk.Module):
 
     Returns [B, Q, o]; chunk_size subbatches B (a ChunkPolicy, rows, or None).
     """
-    c = self.config
-    num_head = c.num_head
-    key_dim, value_dim = _per_head_dims(c, q_data.shape[-1], m_data.shape[-1])
-    dtype = q_data.dtype
-    query_w = hk.get_parameter('query_w', (q_data.shape[-1], num_head, key_dim), dtype,
-                               _glorot_uniform())
+    c, num_head, dtype = self.config, self.config.num_head, q_data.dtype
+    key_dim, value_dim, query_w = _query_params(c, q_data, m_data)  # query_w [a, H, c]
     key_w = hk.get_parameter('key_w', (m_data.shape[-1], key_dim), dtype, _glorot_uniform())
     value_w = hk.get_parameter('value_w', (m_data.shape[-1], value_dim), dtype, _glorot_uniform())
-    output_w = hk.get_parameter('output_w', (num_head, value_dim, self.output_dim), dtype,
-                                _output_init(self.global_config))
-    output_b = hk.get_parameter('output_b', (self.output_dim,), dtype,
-                                hk.initializers.Constant(0.0))
-    if c.gating:
-      gating_w = hk.get_parameter('gating_w', (q_data.shape[-1], num_head, value_dim), dtype,
-                                  hk.initializers.Constant(0.0))
-      gating_b = hk.get_parameter('gating_b', (num_head, value_dim), dtype,
-                                  hk.initializers.Constant(1.0))
+    output_w, output_b = _output_params(num_head, value_dim, self.output_dim, dtype,
+                                        self.global_config)
+    gating_w, gating_b = _gating_params(c.gating, q_data.shape[-1], num_head, value_dim, dtype)
 
     def attend(q_in, m_in, mask):
       mask = mask.astype(q_in.dtype)

@@ -25,44 +25,30 @@ from typing import Tuple
 import haiku as hk
 import jax.numpy as jnp
 
-from alphafold_jax.ops.global_config import GlobalConfig
-from alphafold_jax.model import triangle
-from alphafold_jax.model.msa import (MSAColumnAttention, MSAColumnAttentionConfig,
-                                     MSAColumnGlobalAttention, MSARowAttentionConfig,
-                                     MSARowAttentionWithPairBias)
+from alphafold_jax.model.attention import AttentionBlockConfig
+from alphafold_jax.model.msa import (MSAColumnAttention, MSAColumnGlobalAttention,
+                                     MSARowAttentionWithPairBias, column_attention_config,
+                                     row_attention_config)
 from alphafold_jax.model.outer_product_mean import OuterProductMean, OuterProductMeanConfig
+from alphafold_jax.model.pair_stack import PairStackConfig, pair_stack
+from alphafold_jax.model.residual import residual
 from alphafold_jax.model.transition import Transition, TransitionConfig
-from alphafold_jax.nn import dropout_residual
 from alphafold_jax.ops import memory_policy
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.ops.layer_stack import layer_stack
 
 _field = dataclasses.field
 
 
 @dataclasses.dataclass(frozen=True)
-class EvoformerIterationConfig:
-  """AF2 model_1_ptm `embeddings_and_evoformer.evoformer` (shared by the extra-MSA stack)."""
-  msa_row_attention_with_pair_bias: MSARowAttentionConfig = _field(
-      default_factory=MSARowAttentionConfig)
-  msa_column_attention: MSAColumnAttentionConfig = _field(default_factory=MSAColumnAttentionConfig)
+class EvoformerIterationConfig(PairStackConfig):
+  """AF2 model_1_ptm `embeddings_and_evoformer.evoformer` (shared by the extra-MSA stack);
+  the five pair sub-layers' fields come from PairStackConfig."""
+  msa_row_attention_with_pair_bias: AttentionBlockConfig = _field(
+      default_factory=row_attention_config)
+  msa_column_attention: AttentionBlockConfig = _field(default_factory=column_attention_config)
   msa_transition: TransitionConfig = _field(default_factory=TransitionConfig)
   outer_product_mean: OuterProductMeanConfig = _field(default_factory=OuterProductMeanConfig)
-  triangle_multiplication_outgoing: triangle.TriangleMultiplicationConfig = _field(
-      default_factory=triangle.outgoing_config)
-  triangle_multiplication_incoming: triangle.TriangleMultiplicationConfig = _field(
-      default_factory=triangle.incoming_config)
-  triangle_attention_starting_node: triangle.TriangleAttentionConfig = _field(
-      default_factory=triangle.starting_node_config)
-  triangle_attention_ending_node: triangle.TriangleAttentionConfig = _field(
-      default_factory=triangle.ending_node_config)
-  pair_transition: TransitionConfig = _field(default_factory=TransitionConfig)
-
-
-def _residual(act, update, sub_config, global_config, is_training):
-  return dropout_residual(act, update, rate=sub_config.dropout_rate,
-                          orientation=sub_config.orientation,
-                          shared_dropout=sub_config.shared_dropout,
-                          global_config=global_config, is_training=is_training)
 
 
 class EvoformerIteration(hk.Module):
@@ -83,43 +69,31 @@ class EvoformerIteration(hk.Module):
     msa_mask = msa_mask.astype(msa.dtype)
     pair_mask = pair_mask.astype(pair.dtype)
 
-    def residual(act, module, sub, *args):
-      # act + Dropout(module(*args)); the branch is recomputed in the backward pass when the
-      # memory policy says so (ops/memory_policy.py). Dropout stays outside the remat.
-      update = memory_policy.sublayer(lambda *a: module(*a, is_training), gc, is_training)(*args)
-      return _residual(act, update, sub, gc, is_training)
+    def res(act, module, sub, *args):  # act + Dropout(module(*args)), model/residual.py
+      return residual(act, module, sub, *args, global_config=gc, is_training=is_training)
 
     outer = OuterProductMean(c.outer_product_mean, gc, pair.shape[-1], name='outer_product_mean')
     if c.outer_product_mean.first:
-      pair = residual(pair, outer, c.outer_product_mean, msa, msa_mask)
+      pair = res(pair, outer, c.outer_product_mean, msa, msa_mask)
 
     row = MSARowAttentionWithPairBias(c.msa_row_attention_with_pair_bias, gc,
                                       name='msa_row_attention_with_pair_bias')
-    msa = residual(msa, row, c.msa_row_attention_with_pair_bias, msa, msa_mask, pair)
+    msa = res(msa, row, c.msa_row_attention_with_pair_bias, msa, msa_mask, pair)
 
     if self.is_extra_msa:
       column = MSAColumnGlobalAttention(c.msa_column_attention, gc,
                                         name='msa_column_global_attention')
     else:
       column = MSAColumnAttention(c.msa_column_attention, gc, name='msa_column_attention')
-    msa = residual(msa, column, c.msa_column_attention, msa, msa_mask)
+    msa = res(msa, column, c.msa_column_attention, msa, msa_mask)
 
     msa_transition = Transition(c.msa_transition, gc, name='msa_transition')
-    msa = residual(msa, msa_transition, c.msa_transition, msa, msa_mask)
+    msa = res(msa, msa_transition, c.msa_transition, msa, msa_mask)
 
     if not c.outer_product_mean.first:
-      pair = residual(pair, outer, c.outer_product_mean, msa, msa_mask)
+      pair = res(pair, outer, c.outer_product_mean, msa, msa_mask)
 
-    pair_blocks = (
-        ('triangle_multiplication_outgoing', triangle.TriangleMultiplication),
-        ('triangle_multiplication_incoming', triangle.TriangleMultiplication),
-        ('triangle_attention_starting_node', triangle.TriangleAttention),
-        ('triangle_attention_ending_node', triangle.TriangleAttention),
-        ('pair_transition', Transition),
-    )
-    for block_name, block_cls in pair_blocks:
-      sub = getattr(c, block_name)
-      pair = residual(pair, block_cls(sub, gc, name=block_name), sub, pair, pair_mask)
+    pair = pair_stack(pair, pair_mask, c, gc, is_training)  # Alg. 6 lines 6-10
     return msa, pair
 
 

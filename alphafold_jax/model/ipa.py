@@ -30,7 +30,7 @@ import numpy as np
 
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.geometry.rigid import Rigid
-from alphafold_jax.nn import Linear
+from alphafold_jax.nn import Linear, final_init
 
 # fp32 accumulation for the attention contractions on every backend (TF32 off).
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -153,5 +153,5 @@ class InvariantPointAttention(hk.Module):
         out_norm.reshape(n, h * p_v),
         out_pair.reshape(n, h * pair.shape[-1]),
     ], axis=-1)  # [N, h * (c_v + 4 p_v + c_z)]
-    final_init = 'zeros' if self.gc.zero_init else 'linear'
-    return Linear(c.num_channel, initializer=final_init, name='output_projection')(features)
+    return Linear(c.num_channel, initializer=final_init(self.gc),
+                  name='output_projection')(features)

@@ -10,46 +10,26 @@ Each module returns the residual update (the Evoformer adds it after dropout).
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Optional
-
 import haiku as hk
 import jax.numpy as jnp
 
 from alphafold_jax.ops.global_config import GlobalConfig
-from alphafold_jax.model.attention import Attention, AttentionConfig, GlobalAttention, mask_to_bias
+from alphafold_jax.model.attention import (Attention, AttentionBlockConfig, GlobalAttention,
+                                           mask_to_bias)
 from alphafold_jax.nn import LayerNorm
 from alphafold_jax.ops import memory_policy
 
 
-@dataclasses.dataclass(frozen=True)
-class MSARowAttentionConfig:
+def row_attention_config(**overrides) -> AttentionBlockConfig:
   """model_1_ptm `msa_row_attention_with_pair_bias` (key/value widths default to c_m)."""
-  num_head: int = 8
-  key_dim: Optional[int] = None
-  value_dim: Optional[int] = None
-  gating: bool = True
-  dropout_rate: float = 0.15
-  orientation: str = 'per_row'
-  shared_dropout: bool = True
-
-  def attention(self) -> AttentionConfig:
-    return AttentionConfig(self.num_head, self.key_dim, self.value_dim, self.gating)
+  return AttentionBlockConfig(**{**dict(num_head=8, dropout_rate=0.15, orientation='per_row'),
+                                 **overrides})
 
 
-@dataclasses.dataclass(frozen=True)
-class MSAColumnAttentionConfig:
+def column_attention_config(**overrides) -> AttentionBlockConfig:
   """model_1_ptm `msa_column_attention`; also drives the extra-MSA global column attention."""
-  num_head: int = 8
-  key_dim: Optional[int] = None
-  value_dim: Optional[int] = None
-  gating: bool = True
-  dropout_rate: float = 0.0
-  orientation: str = 'per_column'
-  shared_dropout: bool = True
-
-  def attention(self) -> AttentionConfig:
-    return AttentionConfig(self.num_head, self.key_dim, self.value_dim, self.gating)
+  return AttentionBlockConfig(**{**dict(num_head=8, dropout_rate=0.0, orientation='per_column'),
+                                 **overrides})
 
 
 class MSARowAttentionWithPairBias(hk.Module):
@@ -58,7 +38,7 @@ class MSARowAttentionWithPairBias(hk.Module):
   b^h_ij = LinearNoBias(LayerNorm(z_ij)) is shared by every MSA row.
   """
 
-  def __init__(self, config: MSARowAttentionConfig, global_config: GlobalConfig,
+  def __init__(self, config: AttentionBlockConfig, global_config: GlobalConfig,
                name: str = 'msa_row_attention_with_pair_bias'):
     super().__init__(name=name)
     self.config = config
@@ -75,7 +55,7 @@ class MSARowAttentionWithPairBias(hk.Module):
         hk.initializers.RandomNormal(stddev=1.0 / pair.shape[-1]**0.5))
     pair_act = LayerNorm(name='feat_2d_norm')(pair)
     pair_bias = jnp.einsum('qkc,ch->hqk', pair_act, feat_2d_weights)  # [H, N, N]
-    return Attention(c.attention(), self.global_config, msa.shape[-1])(
+    return Attention(c, self.global_config, msa.shape[-1])(
         act, act, bias, pair_bias,
         chunk_size=memory_policy.chunk_policy(self.global_config, is_training))  # [S, N, c_m]
 
@@ -83,7 +63,7 @@ class MSARowAttentionWithPairBias(hk.Module):
 class MSAColumnAttention(hk.Module):
   """Column-wise gated self-attention over MSA rows (Suppl. Alg. 8)."""
 
-  def __init__(self, config: MSAColumnAttentionConfig, global_config: GlobalConfig,
+  def __init__(self, config: AttentionBlockConfig, global_config: GlobalConfig,
                name: str = 'msa_column_attention'):
     super().__init__(name=name)
     self.config = config
@@ -94,35 +74,32 @@ class MSAColumnAttention(hk.Module):
     """msa [S, N, c_m], msa_mask [S, N] -> update [S, N, c_m]."""
     msa_t = jnp.swapaxes(msa, 0, 1)  # [N, S, c_m]
     mask_t = jnp.swapaxes(msa_mask, 0, 1)  # [N, S]
-    bias = mask_to_bias(mask_t, msa.dtype)[:, None, None, :]  # [N, 1, 1, S]
     act = LayerNorm(name='query_norm')(msa_t)
-    update = Attention(self.config.attention(), self.global_config, msa.shape[-1])(
-        act, act, bias,
-        chunk_size=memory_policy.chunk_policy(self.global_config, is_training))
+    update = self._attend(act, mask_t,
+                          memory_policy.chunk_policy(self.global_config, is_training))
     return jnp.swapaxes(update, 0, 1)  # [S, N, c_m]
 
+  @hk.transparent
+  def _attend(self, act: jnp.ndarray, mask_t: jnp.ndarray, chunks) -> jnp.ndarray:
+    """act [N, S, c_m], mask_t [N, S] -> [N, S, c_m]: each column attends over its rows."""
+    bias = mask_to_bias(mask_t, act.dtype)[:, None, None, :]  # [N, 1, 1, S]
+    return Attention(self.config, self.global_config, act.shape[-1])(act, act, bias,
+                                                                     chunk_size=chunks)
 
-class MSAColumnGlobalAttention(hk.Module):
+
+class MSAColumnGlobalAttention(MSAColumnAttention):
   """Column-wise global attention of the extra-MSA stack (Suppl. Alg. 19).
 
   One query per column and head (the masked mean over rows), single-head keys/values: linear
   in the number of rows, for the thousands of extra sequences.
   """
 
-  def __init__(self, config: MSAColumnAttentionConfig, global_config: GlobalConfig,
+  def __init__(self, config: AttentionBlockConfig, global_config: GlobalConfig,
                name: str = 'msa_column_global_attention'):
-    super().__init__(name=name)
-    self.config = config
-    self.global_config = global_config
+    super().__init__(config, global_config, name=name)
 
-  def __call__(self, msa: jnp.ndarray, msa_mask: jnp.ndarray,
-               is_training: bool = False) -> jnp.ndarray:
-    """msa [S, N, c_m], msa_mask [S, N] -> update [S, N, c_m]."""
-    msa_t = jnp.swapaxes(msa, 0, 1)  # [N, S, c_m]
-    mask_t = jnp.swapaxes(msa_mask, 0, 1).astype(msa.dtype)  # [N, S]
-    act = LayerNorm(name='query_norm')(msa_t)
-    update = GlobalAttention(self.config.attention(), self.global_config, msa.shape[-1],
-                             name='attention')(
-        act, act, mask_t,
-        chunk_size=memory_policy.chunk_policy(self.global_config, is_training))
-    return jnp.swapaxes(update, 0, 1)  # [S, N, c_m]
+  @hk.transparent
+  def _attend(self, act: jnp.ndarray, mask_t: jnp.ndarray, chunks) -> jnp.ndarray:
+    """act [N, S, c_m], mask_t [N, S] -> [N, S, c_m]."""
+    return GlobalAttention(self.config, self.global_config, act.shape[-1], name='attention')(
+        act, act, mask_t.astype(act.dtype), chunk_size=chunks)

@@ -23,32 +23,25 @@ from typing import Tuple
 import haiku as hk
 import jax.numpy as jnp
 
-from alphafold_jax.ops.global_config import GlobalConfig
-from alphafold_jax.model import triangle
-from alphafold_jax.model.msa import MSARowAttentionConfig, MSARowAttentionWithPairBias
+from alphafold_jax.model.attention import AttentionBlockConfig
+from alphafold_jax.model.msa import MSARowAttentionWithPairBias, row_attention_config
+from alphafold_jax.model.pair_stack import PairStackConfig, pair_stack
+from alphafold_jax.model.residual import residual
 from alphafold_jax.model.transition import Transition, TransitionConfig
-from alphafold_jax.nn import dropout_residual
 from alphafold_jax.ops import memory_policy
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.ops.layer_stack import layer_stack
 
 _field = dataclasses.field
 
 
 @dataclasses.dataclass(frozen=True)
-class PairformerBlockConfig:
+class PairformerBlockConfig(PairStackConfig):
   """AF3 Pairformer defaults (c_s 384, c_z 128): 4-head triangle attention, 16-head single
   attention, SwiGLU transitions of factor 4, dropout 0.25 on the triangle updates."""
-  triangle_multiplication_outgoing: triangle.TriangleMultiplicationConfig = _field(
-      default_factory=triangle.outgoing_config)
-  triangle_multiplication_incoming: triangle.TriangleMultiplicationConfig = _field(
-      default_factory=triangle.incoming_config)
-  triangle_attention_starting_node: triangle.TriangleAttentionConfig = _field(
-      default_factory=triangle.starting_node_config)
-  triangle_attention_ending_node: triangle.TriangleAttentionConfig = _field(
-      default_factory=triangle.ending_node_config)
   pair_transition: TransitionConfig = _field(default_factory=lambda: TransitionConfig(swiglu=True))
-  single_attention: MSARowAttentionConfig = _field(
-      default_factory=lambda: MSARowAttentionConfig(num_head=16, dropout_rate=0.0))
+  single_attention: AttentionBlockConfig = _field(
+      default_factory=lambda: row_attention_config(num_head=16, dropout_rate=0.0))
   single_transition: TransitionConfig = _field(
       default_factory=lambda: TransitionConfig(swiglu=True))
 
@@ -69,31 +62,18 @@ class PairformerBlock(hk.Module):
     seq_mask = seq_mask.astype(pair.dtype)
     pair_mask = seq_mask[:, None] * seq_mask[None, :]  # [N, N]
 
-    def residual(act, module, sub, *args):
-      # act + Dropout(module(*args)), the branch rematerialised as the memory policy says.
-      update = memory_policy.sublayer(lambda *a: module(*a, is_training), gc, is_training)(*args)
-      return dropout_residual(act, update, rate=sub.dropout_rate, orientation=sub.orientation,
-                              shared_dropout=sub.shared_dropout, global_config=gc,
-                              is_training=is_training)
+    def res(act, module, sub, *args):  # act + Dropout(module(*args)), model/residual.py
+      return residual(act, module, sub, *args, global_config=gc, is_training=is_training)
 
-    pair_blocks = (
-        ('triangle_multiplication_outgoing', triangle.TriangleMultiplication),
-        ('triangle_multiplication_incoming', triangle.TriangleMultiplication),
-        ('triangle_attention_starting_node', triangle.TriangleAttention),
-        ('triangle_attention_ending_node', triangle.TriangleAttention),
-        ('pair_transition', Transition),
-    )
-    for block_name, block_cls in pair_blocks:
-      sub = getattr(c, block_name)
-      pair = residual(pair, block_cls(sub, gc, name=block_name), sub, pair, pair_mask)
+    pair = pair_stack(pair, pair_mask, c, gc, is_training)  # AF3 Alg. 17 lines 2-6
 
     single_rows = single[None]  # [1, N, c_s]: the single track as a one-row MSA
     row_mask = seq_mask[None]  # [1, N]
     attention = MSARowAttentionWithPairBias(c.single_attention, gc,
                                             name='single_attention_with_pair_bias')
-    single_rows = residual(single_rows, attention, c.single_attention, single_rows, row_mask, pair)
+    single_rows = res(single_rows, attention, c.single_attention, single_rows, row_mask, pair)
     transition = Transition(c.single_transition, gc, name='single_transition')
-    single_rows = residual(single_rows, transition, c.single_transition, single_rows, row_mask)
+    single_rows = res(single_rows, transition, c.single_transition, single_rows, row_mask)
     return single_rows[0], pair
 
 

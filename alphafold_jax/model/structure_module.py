@@ -47,7 +47,7 @@ from alphafold_jax.geometry import quaternion
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model import all_atom
 from alphafold_jax.model.ipa import InvariantPointAttention, InvariantPointAttentionConfig
-from alphafold_jax.nn import LayerNorm, Linear
+from alphafold_jax.nn import LayerNorm, Linear, final_init
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,12 +140,12 @@ class AngleResnet(hk.Module):
     # a = Linear(relu(s_i)) + Linear(relu(s_i^initial))  (Alg. 20 line 11)
     a = (Linear(c.num_channel, name='input_projection')(jax.nn.relu(act)) +
          Linear(c.num_channel, name='input_projection_1')(jax.nn.relu(initial_act)))  # [N, 128]
-    final_init = 'zeros' if self.gc.zero_init else 'linear'
+    final = final_init(self.gc)
     for i in range(c.num_residual_block):
       suffix = '' if i == 0 else f'_{i}'
       hidden = Linear(c.num_channel, initializer='relu', name=f'resblock1{suffix}')(
           jax.nn.relu(a))
-      a = a + Linear(c.num_channel, initializer=final_init, name=f'resblock2{suffix}')(
+      a = a + Linear(c.num_channel, initializer=final, name=f'resblock2{suffix}')(
           jax.nn.relu(hidden))  # [N, 128]
     unnormalized = Linear(14, name='unnormalized_angles')(jax.nn.relu(a)).reshape(n, 7, 2)
     angles = _l2_normalize(unnormalized)  # [N, 7, 2] (sin, cos)
@@ -191,11 +191,11 @@ class FoldIteration(hk.Module):
     act = LayerNorm(name='attention_layer_norm')(self._dropout(act, key_attn, is_training))
 
     # Transition (line 9): Linear-relu x (n-1), Linear, residual, dropout, LayerNorm.
-    final_init = 'zeros' if self.gc.zero_init else 'linear'
+    final = final_init(self.gc)
     x = act
     for i in range(c.num_layer_in_transition):
       last = i == c.num_layer_in_transition - 1
-      x = Linear(c.num_channel, initializer=final_init if last else 'relu',
+      x = Linear(c.num_channel, initializer=final if last else 'relu',
                  name='transition' if i == 0 else f'transition_{i}')(x)
       if not last:
         x = jax.nn.relu(x)
@@ -203,7 +203,7 @@ class FoldIteration(hk.Module):
 
     # Backbone update (line 10, Alg. 23).
     frames = backbone_update(
-        frames, Linear(6, initializer=final_init, name='affine_update')(act))  # [N] nm
+        frames, Linear(6, initializer=final, name='affine_update')(act))  # [N] nm
 
     # Torsions and all atoms (lines 11-14, Alg. 24) on angstrom frames.
     frames_ang = frames.scale_translation(c.position_scale)

@@ -33,18 +33,17 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
-from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model import template_features
-from alphafold_jax.model.attention import Attention, AttentionConfig, mask_to_bias
+from alphafold_jax.model.attention import (Attention, AttentionBlockConfig, AttentionConfig,
+                                           mask_to_bias)
 from alphafold_jax.model.embedders import DistogramBins
-from alphafold_jax.model.transition import Transition, TransitionConfig
-from alphafold_jax.model.triangle import (TriangleAttention, TriangleAttentionConfig,
-                                          TriangleMultiplication, TriangleMultiplicationConfig,
-                                          ending_node_config, incoming_config, outgoing_config,
-                                          starting_node_config)
+from alphafold_jax.model.pair_stack import TEMPLATE_ORDER, PairStackConfig, pair_stack
+from alphafold_jax.model.transition import TransitionConfig
+from alphafold_jax.model.triangle import (TriangleMultiplicationConfig, ending_node_config,
+                                          incoming_config, outgoing_config, starting_node_config)
 from alphafold_jax.nn import LayerNorm, Linear
-from alphafold_jax.nn.dropout import dropout_residual
 from alphafold_jax.ops import memory_policy
+from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.ops.layer_stack import TEMPLATE_STACK_SCOPE, layer_stack
 
 TEMPLATE_FEATURE_KEYS = ('template_aatype', 'template_all_atom_positions',
@@ -53,12 +52,12 @@ TEMPLATE_FEATURE_KEYS = ('template_aatype', 'template_all_atom_positions',
 
 
 @dataclasses.dataclass(frozen=True)
-class TemplatePairStackConfig:
+class TemplatePairStackConfig(PairStackConfig):
   """Suppl. Alg. 16 with model_1_ptm values (2 blocks, 4 heads x 16, c_t = 64)."""
   num_block: int = 2
-  triangle_attention_starting_node: TriangleAttentionConfig = starting_node_config(
+  triangle_attention_starting_node: AttentionBlockConfig = starting_node_config(
       num_head=4, key_dim=64, value_dim=64)
-  triangle_attention_ending_node: TriangleAttentionConfig = ending_node_config(
+  triangle_attention_ending_node: AttentionBlockConfig = ending_node_config(
       num_head=4, key_dim=64, value_dim=64)
   triangle_multiplication_outgoing: TriangleMultiplicationConfig = outgoing_config(
       num_intermediate_channel=64)
@@ -108,22 +107,8 @@ class TemplatePairStack(hk.Module):
     if not c.num_block:
       return pair
 
-    def block(act):
-      steps = (
-          (TriangleAttention, c.triangle_attention_starting_node, 'triangle_attention_starting_node'),
-          (TriangleAttention, c.triangle_attention_ending_node, 'triangle_attention_ending_node'),
-          (TriangleMultiplication, c.triangle_multiplication_outgoing,
-           'triangle_multiplication_outgoing'),
-          (TriangleMultiplication, c.triangle_multiplication_incoming,
-           'triangle_multiplication_incoming'),
-          (Transition, c.pair_transition, 'pair_transition'),
-      )
-      for module_cls, cfg, name in steps:
-        update = module_cls(cfg, gc, name=name)(act, mask, is_training)  # [N, N, c_t]
-        act = dropout_residual(act, update, rate=cfg.dropout_rate, orientation=cfg.orientation,
-                               shared_dropout=cfg.shared_dropout, global_config=gc,
-                               is_training=is_training)
-      return act
+    def block(act):  # [N, N, c_t]; only whole blocks are rematerialised here (block_remat)
+      return pair_stack(act, mask, c, gc, is_training, order=TEMPLATE_ORDER, remat=False)
 
     return layer_stack(c.num_block, remat=memory_policy.block_remat(gc),
                        name=TEMPLATE_STACK_SCOPE)(block)(pair)

@@ -10,14 +10,13 @@ hidden [N_a, N_b, n * c]. At inference the MLP runs in chunks of rows (axis 0).
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
 
 from alphafold_jax.ops.global_config import GlobalConfig
-from alphafold_jax.nn import LayerNorm, weight_initializer
+from alphafold_jax.nn import LayerNorm, final_init, linear_params
 from alphafold_jax.ops import chunking, memory_policy
 
 
@@ -29,26 +28,6 @@ class TransitionConfig:
   orientation: str = 'per_row'
   shared_dropout: bool = True
   swiglu: bool = False  # AF3 (Abramson et al. 2024, Suppl. Alg. 11) SwiGLU transition, no biases
-
-
-def final_init(global_config: GlobalConfig) -> str:
-  """AF2 'final' initialiser of residual-branch outputs: zeros when zero_init, else LeCun."""
-  return 'zeros' if global_config.zero_init else 'linear'
-
-
-def linear_params(name: str, num_input: int, num_output: int, dtype, initializer: str = 'linear',
-                  bias_init: float = 0.0, use_bias: bool = True
-                  ) -> Tuple[jnp.ndarray, Optional[jnp.ndarray]]:
-  """`weights` [in, out] and `bias` [out] exactly as `nn.Linear(name=name)` creates them.
-
-  Used where a module applies the layer inside a chunked (pure) function.
-  """
-  with hk.experimental.name_scope(name):
-    w = hk.get_parameter('weights', (num_input, num_output), dtype,
-                         weight_initializer(initializer, num_input))
-    b = (hk.get_parameter('bias', (num_output,), dtype, hk.initializers.Constant(bias_init))
-         if use_bias else None)
-  return w, b
 
 
 class Transition(hk.Module):

@@ -17,16 +17,14 @@ Parameter layouts (AF2 v2.3): official monomer files use the UNFUSED multiplicat
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
 
 from alphafold_jax.ops.global_config import GlobalConfig
-from alphafold_jax.model.attention import Attention, AttentionConfig, mask_to_bias
-from alphafold_jax.model.transition import final_init, linear_params
-from alphafold_jax.nn import LayerNorm, Linear
+from alphafold_jax.model.attention import Attention, AttentionBlockConfig, mask_to_bias
+from alphafold_jax.nn import LayerNorm, Linear, final_init, linear_params
 from alphafold_jax.ops import memory_policy
 
 OUTGOING_EQUATION = 'ikc,jkc->ijc'  # z_ij = sum_k a_ik * b_jk  (Alg. 11 line 4)
@@ -34,7 +32,7 @@ INCOMING_EQUATION = 'kjc,kic->ijc'  # z_ij = sum_k a_ki * b_kj  (Alg. 12 line 4;
 
 
 class TriangleConfigError(ValueError):
-  """Raised for an unknown contraction or orientation."""
+  """Raised for an unknown contraction (triangle attention orientations: AttentionBlockConfig)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,37 +115,17 @@ class TriangleMultiplication(hk.Module):
     return update * jax.nn.sigmoid(gate)
 
 
-@dataclasses.dataclass(frozen=True)
-class TriangleAttentionConfig:
-  """Defaults: model_1_ptm `triangle_attention_starting_node` (ending node: 'per_column').
-
-  key_dim/value_dim are totals over heads (None = c; the template stack sets 64).
-  """
-  num_head: int = 4
-  key_dim: Optional[int] = None
-  value_dim: Optional[int] = None
-  gating: bool = True
-  dropout_rate: float = 0.25
-  orientation: str = 'per_row'
-  shared_dropout: bool = True
-
-  def __post_init__(self):
-    if self.orientation not in ('per_row', 'per_column'):
-      raise TriangleConfigError(
-          f"triangle attention orientation must be 'per_row' (starting node) or 'per_column' "
-          f'(ending node), got {self.orientation!r}')
-
-  def attention(self) -> AttentionConfig:
-    return AttentionConfig(num_head=self.num_head, key_dim=self.key_dim,
-                           value_dim=self.value_dim, gating=self.gating)
+def starting_node_config(**overrides) -> AttentionBlockConfig:
+  """model_1_ptm `triangle_attention_starting_node` (Alg. 13); key/value widths are totals
+  over heads (None = c; the template stack sets 64)."""
+  return AttentionBlockConfig(**{**dict(num_head=4, dropout_rate=0.25, orientation='per_row'),
+                                 **overrides})
 
 
-def starting_node_config(**overrides) -> TriangleAttentionConfig:
-  return TriangleAttentionConfig(orientation='per_row', **overrides)
-
-
-def ending_node_config(**overrides) -> TriangleAttentionConfig:
-  return TriangleAttentionConfig(orientation='per_column', **overrides)
+def ending_node_config(**overrides) -> AttentionBlockConfig:
+  """model_1_ptm `triangle_attention_ending_node` (Alg. 14): the same, 'per_column'."""
+  return AttentionBlockConfig(**{**dict(num_head=4, dropout_rate=0.25, orientation='per_column'),
+                                 **overrides})
 
 
 class TriangleAttention(hk.Module):
@@ -157,7 +135,7 @@ class TriangleAttention(hk.Module):
   Ending node: the same on the transposed pair (edge ij attends over kj with bias b_ki).
   """
 
-  def __init__(self, config: TriangleAttentionConfig, global_config: GlobalConfig,
+  def __init__(self, config: AttentionBlockConfig, global_config: GlobalConfig,
                name: str = 'triangle_attention'):
     super().__init__(name=name)
     self.config = config
@@ -176,7 +154,7 @@ class TriangleAttention(hk.Module):
         hk.initializers.RandomNormal(stddev=1.0 / pair.shape[-1]**0.5))
     act = LayerNorm(name='query_norm')(pair)
     shared_bias = jnp.einsum('qkc,ch->hqk', act, feat_2d_weights)  # [H, N, N]
-    update = Attention(c.attention(), self.global_config, pair.shape[-1])(
+    update = Attention(c, self.global_config, pair.shape[-1])(
         act, act, bias, shared_bias,
         chunk_size=memory_policy.chunk_policy(self.global_config, is_training))  # [N, N, c]
     if ending:

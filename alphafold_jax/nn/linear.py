@@ -6,7 +6,7 @@ DeepMind's AF2 parameter files, so official subtrees load unchanged.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import haiku as hk
 import jax.numpy as jnp
@@ -23,6 +23,27 @@ def weight_initializer(kind: str, fan_in: int) -> hk.initializers.Initializer:
   scale = {'linear': 1.0, 'relu': 2.0}[kind]
   stddev = np.sqrt(scale / max(1, fan_in)) / _TRUNCATED_NORMAL_STDDEV
   return hk.initializers.TruncatedNormal(mean=0.0, stddev=stddev)
+
+
+def final_init(global_config) -> str:
+  """AF2 'final' initialiser of residual-branch outputs: 'zeros' when
+  `global_config.zero_init`, else 'linear' (LeCun)."""
+  return 'zeros' if global_config.zero_init else 'linear'
+
+
+def linear_params(name: str, num_input: int, num_output: int, dtype, initializer: str = 'linear',
+                  bias_init: float = 0.0, use_bias: bool = True
+                  ) -> Tuple[jnp.ndarray, Optional[jnp.ndarray]]:
+  """`weights` [in, out] and `bias` [out] exactly as `Linear(name=name)` creates them.
+
+  Used where a module applies the layer inside a chunked (pure) function.
+  """
+  with hk.experimental.name_scope(name):
+    w = hk.get_parameter('weights', (num_input, num_output), dtype,
+                         weight_initializer(initializer, num_input))
+    b = (hk.get_parameter('bias', (num_output,), dtype, hk.initializers.Constant(bias_init))
+         if use_bias else None)
+  return w, b
 
 
 class Linear(hk.Module):

@@ -18,8 +18,8 @@ def _odd_config(fused=False):
   """Small odd widths: c_m 15 (3 heads), c_z 9 (3 heads), outer 5, triangle hidden 7."""
   tri = dict(num_intermediate_channel=7, fuse_projection_weights=fused)
   return evoformer.EvoformerIterationConfig(
-      msa_row_attention_with_pair_bias=msa_lib.MSARowAttentionConfig(num_head=3),
-      msa_column_attention=msa_lib.MSAColumnAttentionConfig(num_head=3),
+      msa_row_attention_with_pair_bias=msa_lib.row_attention_config(num_head=3),
+      msa_column_attention=msa_lib.column_attention_config(num_head=3),
       msa_transition=TransitionConfig(num_intermediate_factor=2),
       outer_product_mean=OuterProductMeanConfig(num_outer_channel=5),
       triangle_multiplication_outgoing=triangle.outgoing_config(**tri),

@@ -34,7 +34,7 @@ def _run(ours, oracle, args, mask, label):
 def test_row_attention_with_pair_bias_matches_oracle(c_m, c_z, num_head):
   from alphafold.model import modules
   _, _, ogc = tt.oracle_configs()
-  cfg = msa_lib.MSARowAttentionConfig(num_head=num_head)
+  cfg = msa_lib.row_attention_config(num_head=num_head)
   msa, pair, mask = _msa_inputs(c_m, c_z, seed=c_m)
   ours = lambda m, z, k, chunk=None: msa_lib.MSARowAttentionWithPairBias(
       cfg, tt.our_global_config(subbatch_size=chunk))(m, k, z)
@@ -48,7 +48,7 @@ def test_row_attention_with_pair_bias_matches_oracle(c_m, c_z, num_head):
 def test_column_attention_matches_oracle(c_m, num_head):
   from alphafold.model import modules
   _, _, ogc = tt.oracle_configs()
-  cfg = msa_lib.MSAColumnAttentionConfig(num_head=num_head)
+  cfg = msa_lib.column_attention_config(num_head=num_head)
   msa, _, mask = _msa_inputs(c_m, 3, seed=c_m + 7)
   ours = lambda m, k, chunk=None: msa_lib.MSAColumnAttention(
       cfg, tt.our_global_config(subbatch_size=chunk))(m, k)
@@ -62,7 +62,7 @@ def test_column_attention_matches_oracle(c_m, num_head):
 def test_column_global_attention_matches_oracle(c_m, num_head, gating):
   from alphafold.model import modules
   _, _, ogc = tt.oracle_configs()
-  cfg = msa_lib.MSAColumnAttentionConfig(num_head=num_head, gating=gating)
+  cfg = msa_lib.column_attention_config(num_head=num_head, gating=gating)
   msa, _, mask = _msa_inputs(c_m, 3, seed=c_m + 11)
   ours = lambda m, k, chunk=None: msa_lib.MSAColumnGlobalAttention(
       cfg, tt.our_global_config(subbatch_size=chunk))(m, k)
@@ -113,11 +113,11 @@ def test_msa_padding_invariance(module):
   c_m, c_z = 12, 6
   build = {
       'row': lambda m, k, z: msa_lib.MSARowAttentionWithPairBias(
-          msa_lib.MSARowAttentionConfig(num_head=3), gc)(m, k, z),
+          msa_lib.row_attention_config(num_head=3), gc)(m, k, z),
       'column': lambda m, k, z: msa_lib.MSAColumnAttention(
-          msa_lib.MSAColumnAttentionConfig(num_head=3), gc)(m, k),
+          msa_lib.column_attention_config(num_head=3), gc)(m, k),
       'global': lambda m, k, z: msa_lib.MSAColumnGlobalAttention(
-          msa_lib.MSAColumnAttentionConfig(num_head=3), gc)(m, k),
+          msa_lib.column_attention_config(num_head=3), gc)(m, k),
       'opm': lambda m, k, z: OuterProductMean(OuterProductMeanConfig(num_outer_channel=4), gc, c_z)(m, k),
   }[module]
   t = hk.transform(build)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from alphafold_jax.model import pairformer, triangle
-from alphafold_jax.model.msa import MSARowAttentionConfig
+from alphafold_jax.model.msa import row_attention_config
 from alphafold_jax.model.transition import Transition, TransitionConfig
 from alphafold_jax.ops import memory_policy
 from tests.ops import trunk_testing as tt
@@ -23,7 +23,7 @@ def _config():
       triangle_attention_starting_node=triangle.starting_node_config(num_head=3),
       triangle_attention_ending_node=triangle.ending_node_config(num_head=3),
       pair_transition=TransitionConfig(num_intermediate_factor=2, swiglu=True),
-      single_attention=MSARowAttentionConfig(num_head=4, dropout_rate=0.0),
+      single_attention=row_attention_config(num_head=4, dropout_rate=0.0),
       single_transition=TransitionConfig(num_intermediate_factor=2, swiglu=True))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from alphafold_jax.model import triangle
+from alphafold_jax.model.attention import AttentionBlockConfig, AttentionConfigError
 from tests.ops import trunk_testing as tt
 
 
@@ -52,8 +53,8 @@ def test_triangle_multiplication_matches_oracle(direction, fused, c, h):
 def test_triangle_attention_matches_oracle(orientation, c, num_head, key_dim):
   from alphafold.model import modules
   _, _, ogc = tt.oracle_configs()
-  cfg = triangle.TriangleAttentionConfig(num_head=num_head, key_dim=key_dim, value_dim=key_dim,
-                                         orientation=orientation)
+  cfg = triangle.starting_node_config(num_head=num_head, key_dim=key_dim, value_dim=key_dim,
+                                      orientation=orientation)
   name = 'triangle_attention_' + ('starting_node' if orientation == 'per_row' else 'ending_node')
   pair, mask = _pair_inputs(8, 6, c, seed=c)
 
@@ -119,5 +120,5 @@ def test_outgoing_and_incoming_differ_and_transpose():
 def test_bad_config_raises():
   with pytest.raises(triangle.TriangleConfigError, match='equation'):
     triangle.TriangleMultiplicationConfig(equation='ijc,jkc->ikc')
-  with pytest.raises(triangle.TriangleConfigError, match='orientation'):
-    triangle.TriangleAttentionConfig(orientation='diagonal')
+  with pytest.raises(AttentionConfigError, match='orientation'):
+    AttentionBlockConfig(orientation='diagonal')

@@ -30,7 +30,7 @@ from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model.diffusion.config import DenoiserConfig
 from alphafold_jax.model.ipa import InvariantPointAttention, InvariantPointAttentionConfig
 from alphafold_jax.model.structure_module import backbone_update
-from alphafold_jax.nn import LayerNorm, Linear
+from alphafold_jax.nn import LayerNorm, Linear, final_init
 
 
 def timestep_embedding(t: jnp.ndarray, num_channel: int, max_period: float = 10000.) -> jnp.ndarray:
@@ -68,16 +68,16 @@ class DenoiserBlock(hk.Module):
         num_point_qk=c.num_point_qk, num_point_v=c.num_point_v, num_channel=c.num_channel)
     act = act + InvariantPointAttention(ipa_config, self.gc)(act, pair, mask, frames_nm)
     act = LayerNorm(name='attention_layer_norm')(act)
-    final_init = 'zeros' if self.gc.zero_init else 'linear'
+    final = final_init(self.gc)
     x = act
     for i in range(c.num_transition_layer):
       last = i == c.num_transition_layer - 1
-      x = Linear(c.num_channel, initializer=final_init if last else 'relu',
+      x = Linear(c.num_channel, initializer=final if last else 'relu',
                  name=f'transition_{i}')(x)  # [N, c]
       if not last:
         x = jax.nn.relu(x)
     act = LayerNorm(name='transition_layer_norm')(act + x)
-    update = Linear(6, initializer=final_init, name='affine_update')(act)  # [N, 6]
+    update = Linear(6, initializer=final, name='affine_update')(act)  # [N, 6]
     update = update * mask[:, None]  # padded residues keep their frames
     return act, backbone_update(frames_nm, update)
 

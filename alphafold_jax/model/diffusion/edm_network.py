@@ -24,7 +24,7 @@ import numpy as np
 
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model.attention import Attention, AttentionConfig, mask_to_bias
-from alphafold_jax.nn import LayerNorm, Linear
+from alphafold_jax.nn import LayerNorm, Linear, final_init
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,9 +79,9 @@ class EDMBackboneNetwork(hk.Module):
           x, x, mask_bias, bias)[0]
       x = LayerNorm(name=f'transition_layer_norm_{i}')(act)
       x = jax.nn.relu(Linear(2 * c.num_channel, initializer='relu', name=f'transition1_{i}')(x))
-      act = act + Linear(c.num_channel, initializer='zeros' if self.gc.zero_init else 'linear',
+      act = act + Linear(c.num_channel, initializer=final_init(self.gc),
                          name=f'transition2_{i}')(x)
-    out = Linear(3, initializer='zeros' if self.gc.zero_init else 'linear',
+    out = Linear(3, initializer=final_init(self.gc),
                  name='output_projection')(LayerNorm(name='output_layer_norm')(act))
     return out * mask[:, None]  # [M, 3]
 

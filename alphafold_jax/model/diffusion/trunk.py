@@ -32,7 +32,7 @@ from alphafold_jax.model.diffusion.config import (DenoiserConfig, DiffusionLossC
 from alphafold_jax.model.diffusion.denoiser import FrameDenoiser, make_denoise_fn
 from alphafold_jax.model.embedders import InputEmbedderConfig, embed_relative_position
 from alphafold_jax.model.heads.distogram import DistogramHead, DistogramHeadConfig
-from alphafold_jax.model.msa import MSARowAttentionConfig
+from alphafold_jax.model.msa import row_attention_config
 from alphafold_jax.model.pairformer import PairformerBlockConfig, pairformer_stack
 from alphafold_jax.model.transition import TransitionConfig
 from alphafold_jax.nn import Linear
@@ -56,7 +56,7 @@ def small_pairformer_block(num_pair_head: int = 4, num_single_head: int = 4,
       triangle_attention_ending_node=triangle.ending_node_config(
           num_head=num_pair_head, dropout_rate=dropout_rate),
       pair_transition=TransitionConfig(num_intermediate_factor=transition_factor, swiglu=True),
-      single_attention=MSARowAttentionConfig(num_head=num_single_head, dropout_rate=0.0),
+      single_attention=row_attention_config(num_head=num_single_head, dropout_rate=0.0),
       single_transition=TransitionConfig(num_intermediate_factor=transition_factor, swiglu=True))
 
 

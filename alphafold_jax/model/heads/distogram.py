@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from alphafold_jax.common.confidence import distogram_bin_edges
 from alphafold_jax.ops.global_config import GlobalConfig
-from alphafold_jax.nn import Linear
+from alphafold_jax.nn import Linear, final_init
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +43,7 @@ class DistogramHead(hk.Module):
   def __call__(self, pair: jnp.ndarray) -> dict:
     if pair.ndim != 3 or pair.shape[0] != pair.shape[1]:
       raise ValueError(f'DistogramHead expects pair [N, N, c_z], got {pair.shape}')
-    init = 'zeros' if self.gc.zero_init else 'linear'
+    init = final_init(self.gc)
     half = Linear(self.c.num_bins, initializer=init, name='half_logits')(pair)  # [N, N, B]
     logits = half + jnp.swapaxes(half, 0, 1)  # [N, N, B], symmetric in (i, j)
     return {'logits': logits, 'bin_edges': distogram_bin_edges(

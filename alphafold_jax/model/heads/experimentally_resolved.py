@@ -14,7 +14,7 @@ import haiku as hk
 import jax.numpy as jnp
 
 from alphafold_jax.ops.global_config import GlobalConfig
-from alphafold_jax.nn import Linear
+from alphafold_jax.nn import Linear, final_init
 
 _ATOM37 = 37
 
@@ -37,5 +37,5 @@ class ExperimentallyResolvedHead(hk.Module):
   def __call__(self, single: jnp.ndarray) -> dict:
     if single.ndim != 2:
       raise ValueError(f'ExperimentallyResolvedHead expects single [N, c_s], got {single.shape}')
-    init = 'zeros' if self.gc.zero_init else 'linear'
+    init = final_init(self.gc)
     return {'logits': Linear(_ATOM37, initializer=init, name='logits')(single)}

@@ -12,7 +12,7 @@ import haiku as hk
 import jax.numpy as jnp
 
 from alphafold_jax.ops.global_config import GlobalConfig
-from alphafold_jax.nn import Linear
+from alphafold_jax.nn import Linear, final_init
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,5 +37,5 @@ class MaskedMsaHead(hk.Module):
   def __call__(self, msa: jnp.ndarray) -> dict:
     if msa.ndim != 3:
       raise ValueError(f'MaskedMsaHead expects msa [N_seq, N_res, c_m], got {msa.shape}')
-    init = 'zeros' if self.gc.zero_init else 'linear'
+    init = final_init(self.gc)
     return {'logits': Linear(self.c.num_output, initializer=init, name='logits')(msa)}

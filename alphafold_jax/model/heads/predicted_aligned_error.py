@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from alphafold_jax.common.confidence import pae_breaks
 from alphafold_jax.ops.global_config import GlobalConfig
-from alphafold_jax.nn import Linear
+from alphafold_jax.nn import Linear, final_init
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +48,6 @@ class PredictedAlignedErrorHead(hk.Module):
   def __call__(self, pair: jnp.ndarray) -> dict:
     if pair.ndim != 3 or pair.shape[0] != pair.shape[1]:
       raise ValueError(f'PredictedAlignedErrorHead expects pair [N, N, c_z], got {pair.shape}')
-    init = 'zeros' if self.gc.zero_init else 'linear'
+    init = final_init(self.gc)
     logits = Linear(self.c.num_bins, initializer=init, name='logits')(pair)  # [N, N, B]
     return {'logits': logits, 'breaks': pae_breaks(self.c.max_error_bin, self.c.num_bins)}

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from alphafold_jax.ops.global_config import GlobalConfig
-from alphafold_jax.nn import LayerNorm, Linear
+from alphafold_jax.nn import LayerNorm, Linear, final_init
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,5 +46,5 @@ class PredictedLDDTHead(hk.Module):
     act = LayerNorm(name='input_layer_norm')(structure_module_act)
     act = jax.nn.relu(Linear(self.c.num_channels, initializer='relu', name='act_0')(act))
     act = jax.nn.relu(Linear(self.c.num_channels, initializer='relu', name='act_1')(act))
-    init = 'zeros' if self.gc.zero_init else 'linear'
+    init = final_init(self.gc)
     return {'logits': Linear(self.c.num_bins, initializer=init, name='logits')(act)}  # [N, B]
