@@ -26,9 +26,12 @@ from alphafold_jax.common import residue_constants as rc
 import data_pipeline
 from data_pipeline.parsers import Msa
 
-oracle_config = pytest.importorskip('alphafold.model.config')
+from tests.oracle import oracle_import, requires_oracle  # noqa: E402
+oracle_config = oracle_import('alphafold.model.config')
 from alphafold.model import features as oracle_features  # noqa: E402
 from alphafold.model import modules as oracle_modules  # noqa: E402
+
+pytestmark = requires_oracle
 
 # Every parameter (zero-initialised ones included) gets N(0, PARAM_NOISE^2) added. The random
 # network's structures span ~170 A (fp32 ulp 1.5e-5 A), and its structure module turns the
@@ -108,11 +111,18 @@ def _perturbed_oracle_params(cfg, feats, seed):
 
   transformed = hk.transform(fwd)
   batch0 = jax.tree_util.tree_map(lambda x: x[0], feats)
-  params = transformed.init(jax.random.PRNGKey(seed), batch0)
-  leaves, tree = jax.tree_util.tree_flatten(params)
-  keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(leaves))
-  leaves = [x + PARAM_NOISE * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)]
-  return transformed, jax.tree_util.tree_unflatten(tree, leaves)
+
+  # Init and perturbation each as ONE jitted program: run eagerly, Haiku's init compiled ~1300
+  # tiny per-shape programs (one per initialiser and leaf shape; ~60 s of the suite).
+  @jax.jit
+  def init_and_perturb(batch):
+    params = transformed.init(jax.random.PRNGKey(seed), batch)
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(leaves))
+    leaves = [x + PARAM_NOISE * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)]
+    return jax.tree_util.tree_unflatten(tree, leaves)
+
+  return transformed, jax.device_get(init_and_perturb(batch0))
 
 
 def _run_oracle(transformed, params, feats, num_cycles, num_res):
