@@ -111,18 +111,14 @@ def _perturbed_oracle_params(cfg, feats, seed):
 
   transformed = hk.transform(fwd)
   batch0 = jax.tree_util.tree_map(lambda x: x[0], feats)
-
-  # Init and perturbation each as ONE jitted program: run eagerly, Haiku's init compiled ~1300
-  # tiny per-shape programs (one per initialiser and leaf shape; ~60 s of the suite).
-  @jax.jit
-  def init_and_perturb(batch):
-    params = transformed.init(jax.random.PRNGKey(seed), batch)
-    leaves, tree = jax.tree_util.tree_flatten(params)
-    keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(leaves))
-    leaves = [x + PARAM_NOISE * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)]
-    return jax.tree_util.tree_unflatten(tree, leaves)
-
-  return transformed, jax.device_get(init_and_perturb(batch0))
+  # Eager on purpose: op by op this compiles ~1300 tiny per-shape programs (~60 s cold, the
+  # persistent compilation cache serves them afterwards); jitting init instead compiles the
+  # whole real-width forward pass that Haiku's init runs, which took longer still.
+  params = transformed.init(jax.random.PRNGKey(seed), batch0)
+  leaves, tree = jax.tree_util.tree_flatten(params)
+  keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(leaves))
+  leaves = [x + PARAM_NOISE * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)]
+  return transformed, jax.tree_util.tree_unflatten(tree, leaves)
 
 
 def _run_oracle(transformed, params, feats, num_cycles, num_res):
