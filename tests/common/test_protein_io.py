@@ -13,6 +13,9 @@ from alphafold_jax.common import atoms
 from alphafold_jax.common import protein
 from alphafold_jax.common import residues
 from tests.conftest import DATA_DIR
+from tests.oracle import oracle_import, requires_oracle
+
+pytestmark = requires_oracle
 
 MANIFEST = json.loads((DATA_DIR / 'manifest.json').read_text())
 FILES = [entry['file'] for entry in MANIFEST]
@@ -59,7 +62,7 @@ BIOPYTHON_FILES = ['structures/nano/1CRN.pdb', 'structures/extra/102M.cif',
 @pytest.mark.parametrize('file', ORACLE_FILES)
 def test_pdb_reader_matches_oracle(file):
   """Same atoms, coordinates and B-factors as alphafold.common.protein on protein residues."""
-  oracle = pytest.importorskip('alphafold.common.protein')
+  oracle = oracle_import('alphafold.common.protein')
   prot = _load(file)
   theirs = oracle.from_pdb_string((DATA_DIR / file).read_text(), chain_id=prot.chain_id)
   # The oracle keeps waters/ligands as residues too: align by author residue number.

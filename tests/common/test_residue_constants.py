@@ -12,7 +12,10 @@ from alphafold_jax.common import residues
 from alphafold_jax.common import rigid_groups
 from alphafold_jax.common import stereo_chemistry
 
-rc = pytest.importorskip('alphafold.common.residue_constants')
+from tests.oracle import oracle_import, requires_oracle  # noqa: E402
+rc = oracle_import('alphafold.common.residue_constants')
+
+pytestmark = requires_oracle
 
 # Module-level names in the oracle that are imports or leftovers of its top-level loops.
 _NOT_CONSTANTS = {'atom', 'atom_i', 'chi_group', 'chi_group_i', 'res_name',

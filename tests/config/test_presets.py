@@ -7,7 +7,10 @@ import pytest
 from alphafold_jax.config import model_config
 from alphafold_jax.config.overrides import UnknownFieldError
 
-oracle_config = pytest.importorskip('alphafold.model.config')
+from tests.oracle import oracle_import, requires_oracle  # noqa: E402
+oracle_config = oracle_import('alphafold.model.config')
+
+pytestmark = requires_oracle
 
 NAMES = [f'model_{i}{s}' for i in range(1, 6) for s in ('', '_ptm')]
 

@@ -9,6 +9,9 @@ import pytest
 from alphafold_jax.common import protein as protein_lib
 from data_pipeline import frames
 from data_pipeline import labels
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 # Real structures: crambin, ubiquitin, 1LNI (27 altlocs), 7RSA, 4ICB (altlocs,
 # residue 0), myoglobin mmCIF (hetero groups, residue 0).

@@ -5,6 +5,9 @@ import pytest
 
 from data_pipeline import parsers
 from data_pipeline.errors import MsaError, ParseError, PipelineError
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 A3M_FILES = [
     'af2_pipeline_example/bfd_uniclust_hits.a3m',

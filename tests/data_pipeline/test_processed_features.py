@@ -22,6 +22,9 @@ from data_pipeline.errors import FeatureError
 from data_pipeline.processed_features import (FeatureConfig,
                                               process_features)
 from data_pipeline.sampling import GeneratorSampler
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 AA = np.array(list('ACDEFGHIKLMNPQRSTVWY'))
 _REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -6,6 +6,9 @@ import pytest
 import data_pipeline
 from data_pipeline import parsers, raw_features
 from data_pipeline.errors import InvalidSequenceError, MsaError, PipelineError
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 MSA_SETS = {
     'af2_pipeline_example': ['bfd_uniclust_hits.a3m', 'mgnify_hits.sto', 'uniref90_hits.sto'],

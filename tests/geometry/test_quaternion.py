@@ -6,6 +6,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from alphafold_jax.geometry import quaternion as quat
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 _to_rot = jax.jit(quat.quat_to_rot, static_argnames='normalize')
 _to_quat = jax.jit(quat.rot_to_quat)

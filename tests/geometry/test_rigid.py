@@ -8,6 +8,9 @@ import pytest
 from alphafold_jax.common import protein
 from alphafold_jax.geometry import Rigid
 from scipy.spatial.transform import Rotation
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 
 def _random_rigid(rng, shape):

@@ -10,6 +10,9 @@ import pytest
 from alphafold_jax import losses as L
 
 from tests.losses.loss_inputs import oracle_sm_config, oracle_structure_value, rel_err  # noqa: E402
+from tests.oracle import requires_oracle  # noqa: E402
+
+pytestmark = requires_oracle
 
 TOL = 1e-5
 

@@ -14,6 +14,9 @@ from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.losses._frames import to_rigid
 from alphafold_jax.losses._keys import MissingInputError
 from tests.losses.loss_inputs import build_case
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 FT = L.LossConfig.fine_tuning()   # every term switched on
 

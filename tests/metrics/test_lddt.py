@@ -7,6 +7,9 @@ import numpy as np
 from alphafold_jax.common import protein
 from alphafold_jax.metrics import lddt as lddt_pkg_fn
 from alphafold_jax.metrics.lddt import lddt, lddt_ca
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 
 def _ca_and_mask(data_dir, name):

@@ -12,6 +12,9 @@ from alphafold_jax.common import residue_constants as rc
 from alphafold_jax.geometry import quaternion
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model import all_atom
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 _compute = jax.jit(all_atom.compute_all_atom_positions)
 DATA = os.path.join(os.path.dirname(__file__), '..', 'data', 'structures')

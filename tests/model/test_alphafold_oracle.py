@@ -26,9 +26,12 @@ from alphafold_jax.common import residue_constants as rc
 import data_pipeline
 from data_pipeline.parsers import Msa
 
-oracle_config = pytest.importorskip('alphafold.model.config')
+from tests.oracle import oracle_import, requires_oracle  # noqa: E402
+oracle_config = oracle_import('alphafold.model.config')
 from alphafold.model import features as oracle_features  # noqa: E402
 from alphafold.model import modules as oracle_modules  # noqa: E402
+
+pytestmark = requires_oracle
 
 # Every parameter (zero-initialised ones included) gets N(0, PARAM_NOISE^2) added. The random
 # network's structures span ~170 A (fp32 ulp 1.5e-5 A), and its structure module turns the
@@ -108,6 +111,9 @@ def _perturbed_oracle_params(cfg, feats, seed):
 
   transformed = hk.transform(fwd)
   batch0 = jax.tree_util.tree_map(lambda x: x[0], feats)
+  # Eager on purpose: op by op this compiles ~1300 tiny per-shape programs (~60 s cold, the
+  # persistent compilation cache serves them afterwards); jitting init instead compiles the
+  # whole real-width forward pass that Haiku's init runs, which took longer still.
   params = transformed.init(jax.random.PRNGKey(seed), batch0)
   leaves, tree = jax.tree_util.tree_flatten(params)
   keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(leaves))

@@ -10,6 +10,9 @@ import pytest
 from alphafold_jax.model.attention import (HEADS_FIRST_MIN_LOGITS, Attention, AttentionConfig,
                                           AttentionConfigError, GlobalAttention, mask_to_bias)
 from tests.ops import trunk_testing as tt
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 
 def _oracle_cfg(num_head, key_dim=None, value_dim=None, gating=True):

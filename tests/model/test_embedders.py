@@ -17,6 +17,9 @@ import numpy as np
 import pytest
 
 from alphafold_jax.model import embedders
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 TOL = 1e-4
 N_RES, N_REAL, N_SEQ, N_EXTRA = 11, 8, 5, 7

@@ -12,6 +12,9 @@ from alphafold_jax.model import evoformer, msa as msa_lib, triangle
 from alphafold_jax.model.outer_product_mean import OuterProductMeanConfig
 from alphafold_jax.model.transition import TransitionConfig
 from tests.ops import trunk_testing as tt
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 
 def _odd_config(fused=False):

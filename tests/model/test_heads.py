@@ -8,6 +8,9 @@ import pytest
 
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model import heads
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 N_SEQ, N_RES, C_M, C_Z, C_S, C_SM = 5, 13, 256, 128, 384, 384
 GC = GlobalConfig(deterministic=True)

@@ -10,6 +10,9 @@ from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.geometry import quaternion
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model.ipa import InvariantPointAttention, InvariantPointAttentionConfig
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 N_RES, N_PAD, C_S, C_Z = 13, 3, 384, 128
 CFG = InvariantPointAttentionConfig()  # model_1_ptm widths

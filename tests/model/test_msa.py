@@ -11,6 +11,9 @@ from alphafold_jax.model import msa as msa_lib
 from alphafold_jax.model.outer_product_mean import OuterProductMean, OuterProductMeanConfig
 from alphafold_jax.model.transition import Transition, TransitionConfig
 from tests.ops import trunk_testing as tt
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 S, N, S_REAL, N_REAL = 5, 9, 4, 7
 

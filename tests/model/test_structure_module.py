@@ -15,6 +15,9 @@ from alphafold_jax.geometry import quaternion
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model import all_atom
 from alphafold_jax.model import structure_module as sm
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 N_RES, N_PAD = 11, 2  # the last 2 residues are padding
 C_S, C_Z = 384, 128

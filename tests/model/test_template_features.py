@@ -18,6 +18,9 @@ from alphafold_jax.common import residue_constants as rc
 from alphafold_jax.model import embedders
 from alphafold_jax.geometry import torsions as geometry_torsions
 from alphafold_jax.model import template_features as tf
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 TOL = 1e-5
 # Jitted once per process: eager dispatch of the many small ops is slow on a busy CPU.

@@ -30,6 +30,9 @@ from alphafold_jax.model.triangle import (ending_node_config, incoming_config, o
                                           starting_node_config)
 
 from tests.model.test_embedders import N_REAL, N_RES, make_batch, random_params
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 TOL = 1e-4
 

@@ -12,6 +12,9 @@ import pytest
 from alphafold_jax.model import triangle
 from alphafold_jax.model.attention import AttentionBlockConfig, AttentionConfigError
 from tests.ops import trunk_testing as tt
+from tests.oracle import requires_oracle
+
+pytestmark = requires_oracle
 
 
 def _as_oracle(cfg):
