@@ -25,6 +25,7 @@ import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from alphafold_jax.common.errors import UserError
 from alphafold_jax.common import residue_constants as rc
 from data_pipeline import parsers
 from data_pipeline.errors import PipelineError
@@ -33,7 +34,7 @@ ALLOWED_LETTERS = ''.join(rc.restypes) + 'X'
 _NAME_UNSAFE = re.compile(r'[^A-Za-z0-9._-]+')
 
 
-class InputError(ValueError):
+class InputError(UserError):
   """A FASTA/MSA input problem (one-line message naming file, record and position)."""
 
 

@@ -22,6 +22,7 @@ from typing import (Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
 
 import numpy as np
 
+from alphafold_jax.common.errors import UserError
 from alphafold_jax.common import protein as protein_lib
 
 Batch = Dict[str, np.ndarray]
@@ -30,7 +31,7 @@ BatchFn = Callable[[int], Batch]
 STRUCTURE_SUFFIXES = ('.pdb', '.cif', '.mmcif', '.ent')
 
 
-class DataError(ValueError):
+class DataError(UserError):
   """Training data is missing or malformed."""
 
 
