@@ -113,6 +113,12 @@ class Trainer:
         state, saved_meta = checkpointer.restore(state)
         _check_resume_config(saved_meta.get('train_config', {}), config)
         resumed_from = int(jax.device_get(state.step))
+        if resumed_from > config.num_steps:
+          raise ckpt_lib.CheckpointError(
+              f'cannot resume: num_steps {config.num_steps} is below step {resumed_from} of the '
+              f'newest checkpoint in {checkpointer.directory}')
+      else:
+        _warn(f'resume: no checkpoint in {checkpointer.directory}; starting from step 0')
     start = int(jax.device_get(state.step))
     if logger is not None:
       if resume:
@@ -171,6 +177,11 @@ def train(loss_fn: Callable, init_params: Any, batches, config: TrainConfig,
           mesh: Optional[jax.sharding.Mesh] = None, **fit_kwargs) -> TrainResult:
   """One-shot `Trainer(loss_fn, config, mesh).fit(init_params, batches, **fit_kwargs)`."""
   return Trainer(loss_fn, config, mesh).fit(init_params, batches, **fit_kwargs)
+
+
+def _warn(message: str) -> None:
+  import logging  # pylint: disable=import-outside-toplevel
+  logging.getLogger(__name__).warning(message)
 
 
 def _past(deadline: float) -> bool:
