@@ -142,12 +142,16 @@ def _check_pdb_coordinates(text: str, source: str) -> None:
     fields = [line[30:38].strip(), line[38:46].strip(), line[46:54].strip()]
     if line[30:54].split() == fields and all(fields):
       try:
-        if all(np.isfinite(float(f)) for f in fields):
-          continue
+        values = [float(f) for f in fields]
       except ValueError:
-        pass
+        values = None
+      if values is not None and all(np.isfinite(values)):
+        continue
+      if values is not None:
+        raise _fail(source, f'line {line_number}: non-finite coordinate '
+                    f'({line[30:54].strip()!r})')
     raise _fail(source, f'line {line_number}: coordinate columns 31-54 do not hold three '
-                f'finite numbers ({line[30:54].strip()!r}); PDB columns hold -999.999..9999.999, '
+                f'numbers ({line[30:54].strip()!r}); PDB columns hold -999.999..9999.999, '
                 'use mmCIF for coordinates beyond that')
 
 

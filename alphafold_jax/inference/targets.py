@@ -103,8 +103,11 @@ def parse_fasta_targets(text: str, source: str = '<string>') -> List[Target]:
                        f'both give the output name {name!r}; make the first words of the '
                        'headers unique')
     seen[name.lower()] = index
-    targets.append(Target(name=name, description=description,
-                          sequence=check_sequence(sequence, name)))
+    try:
+      sequence = check_sequence(sequence, name)
+    except InputError as e:
+      raise InputError(f'FASTA file {source}: {e}') from None
+    targets.append(Target(name=name, description=description, sequence=sequence))
   return targets
 
 
