@@ -178,7 +178,7 @@ def atomic_output_dir(out_dir: str) -> Iterator[str]:
   anchor = os.path.dirname(out_dir)  # nearest existing ancestor: same filesystem, no mkdirs yet
   while not os.path.isdir(anchor):
     anchor = os.path.dirname(anchor)
-  tmp = tempfile.mkdtemp(prefix=f'.{os.path.basename(out_dir)}.tmp-', dir=anchor)
+  tmp = tempfile.mkdtemp(prefix=f'.{os.path.basename(out_dir)}.tmp-{os.getpid()}-', dir=anchor)
   try:
     yield tmp
     _move_into_place(tmp, out_dir)

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 import jax
 import numpy as np
 
+from alphafold_jax.common.errors import UserError
 from alphafold_jax.training import checkpoints as ckpt_lib
 from alphafold_jax.training import data as data_lib
 from alphafold_jax.training import logging as log_lib
@@ -39,8 +40,9 @@ from alphafold_jax.training.train_step import jit_train_step, make_train_step
 _RESUME_MUTABLE = ('num_steps', 'log_every', 'checkpoint_every', 'keep_checkpoints', 'eval_every')
 
 
-class TrainingDivergedError(FloatingPointError):
-  """The loss or gradient norm became NaN / inf."""
+class TrainingDivergedError(FloatingPointError, UserError):
+  """The loss or gradient norm became NaN / inf (a user-facing failure: e.g. the learning
+  rate; the CLI prints it as one error line)."""
 
 
 @dataclasses.dataclass
