@@ -185,8 +185,8 @@ class Predictor:
     batch = model_inputs(features)
     try:
       floor = memory.analytic_floor_bytes(self.config, batch)
-      memory.check_fits(floor, available, 'analytic lower bound', self.config, bucket,
-                        target.name, len(target), compile_would_help=False)
+      memory.check_fits(floor, available, 'analytic lower bound', bucket, target.name,
+                        len(target))
       log.info('compiling for bucket %d (first target %s, length %d); compile #%d',
                bucket, target.name, len(target), self.num_compiles + 1)
       import jax  # pylint: disable=import-outside-toplevel
@@ -194,8 +194,8 @@ class Predictor:
           self.runner.params, jax.random.PRNGKey(0), batch, np.int32(0))
       need = memory.compiled_bytes(lowered.compile())
       if need is not None:
-        memory.check_fits(need, available, 'compiled estimate', self.config, bucket,
-                          target.name, len(target), compile_would_help=True)
+        memory.check_fits(need, available, 'compiled estimate', bucket, target.name,
+                          len(target))
     except MemoryEstimateError as e:
       self._refused[signature] = e
       raise
@@ -248,7 +248,7 @@ def describe_failure(error: BaseException) -> str:
     return text
   if isinstance(error, MemoryError) or 'RESOURCE_EXHAUSTED' in text or 'allocat' in text:
     return (f'out of memory while running the model ({type(error).__name__}: {text[:200]}); '
-            'try --chunk-budget-mib or --max-length')
+            'try --max-length or a machine with more memory')
   return f'{type(error).__name__}: {text[:300]}'
 
 

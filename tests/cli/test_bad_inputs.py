@@ -103,12 +103,12 @@ def test_1_compiled_estimate_and_available_memory():
     del os.environ[ENV_MEM]
   assert memory.available_bytes() > 0
 
-  class Config:
-    class global_config:  # pylint: disable=invalid-name
-      chunk_budget_mib = None
-  with pytest.raises(memory.MemoryEstimateError, match='--chunk-budget-mib 4.*--max-length 99'):
-    memory.check_fits(10 * memory.GIB, memory.GIB, 'compiled estimate', Config, 128, 't', 100,
-                      compile_would_help=True)
+  with pytest.raises(memory.MemoryEstimateError,
+                     match=r"'t' \(100 residues, bucket 128\) needs about 10.00 GiB \(compiled "
+                           r'estimate\) but 1.00 GiB is available; try --max-length 99'):
+    memory.check_fits(10 * memory.GIB, memory.GIB, 'compiled estimate', 128, 't', 100)
+  with pytest.raises(memory.MemoryEstimateError, match='--buckets with a bucket >= 100'):
+    memory.check_fits(10 * memory.GIB, memory.GIB, 'analytic lower bound', 512, 't', 100)
 
 
 # 2. Tracebacks ------------------------------------------------------------------------------------
