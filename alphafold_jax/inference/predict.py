@@ -189,16 +189,24 @@ class Predictor:
                         len(target))
       log.info('compiling for bucket %d (first target %s, length %d); compile #%d',
                bucket, target.name, len(target), self.num_compiles + 1)
-      import jax  # pylint: disable=import-outside-toplevel
-      lowered = self.runner._apply.lower(  # pylint: disable=protected-access
-          self.runner.params, jax.random.PRNGKey(0), batch, np.int32(0))
-      need = memory.compiled_bytes(lowered.compile())
+      need = self._compiled_need(batch)
       if need is not None:
         memory.check_fits(need, available, 'compiled estimate', bucket, target.name,
                           len(target))
     except MemoryEstimateError as e:
       self._refused[signature] = e
       raise
+
+
+  def _compiled_need(self, batch: dict) -> Optional[int]:
+    """Bytes of the compiled program (XLA memory analysis); jax.jit's cache keeps the executable
+    for the call that follows. None for runners without a jitted apply (test doubles)."""
+    apply = getattr(self.runner, '_apply', None)  # RunModel's jitted apply
+    if not hasattr(apply, 'lower'):
+      return None
+    import jax  # pylint: disable=import-outside-toplevel
+    lowered = apply.lower(self.runner.params, jax.random.PRNGKey(0), batch, np.int32(0))
+    return memory.compiled_bytes(lowered.compile())
 
 
 @dataclasses.dataclass(frozen=True)

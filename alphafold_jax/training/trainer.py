@@ -120,7 +120,7 @@ class Trainer:
               f'cannot resume: num_steps {config.num_steps} is below step {resumed_from} of the '
               f'newest checkpoint in {checkpointer.directory}')
       else:
-        _warn(f'resume: no checkpoint in {checkpointer.directory}; starting from step 0')
+        _note(f'resume: no checkpoint in {checkpointer.directory}; starting from step 0')
     start = int(jax.device_get(state.step))
     if logger is not None:
       if resume:
@@ -181,9 +181,10 @@ def train(loss_fn: Callable, init_params: Any, batches, config: TrainConfig,
   return Trainer(loss_fn, config, mesh).fit(init_params, batches, **fit_kwargs)
 
 
-def _warn(message: str) -> None:
+def _note(message: str) -> None:
+  """An INFO log line (the CLI prints its own note before training starts)."""
   import logging  # pylint: disable=import-outside-toplevel
-  logging.getLogger(__name__).warning(message)
+  logging.getLogger(__name__).info(message)
 
 
 def _past(deadline: float) -> bool:

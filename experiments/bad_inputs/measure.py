@@ -99,7 +99,6 @@ class Recorder:
   def error_case(self, group, name, result, must_name, out=None, parent=None):
     """A bad input that must give one clear error line and no output."""
     code, _, err, escaped = result
-    command = name.split(':')[0]
     lines = [l for l in err.splitlines() if l.strip()]
     errors = [l for l in lines if ': error: ' in l]
     if escaped or 'Traceback' in err or 'internal error' in err:
@@ -113,7 +112,6 @@ class Recorder:
     partial = bool(out is not None and os.path.exists(out)) or bool(
         parent is not None and leftovers(parent))
     self.add(group, name, verdict, partial, detail)
-    del command
 
   def table(self):
     counts = {k: sum(r['verdict'] == k for r in self.rows)
