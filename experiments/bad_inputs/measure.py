@@ -44,7 +44,10 @@ import time
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+# BAD_INPUTS_CODE_ROOT=/path/to/another/checkout measures that checkout's code with the same
+# cases (the generated inputs still come from this checkout's tests/cli).
+CODE_ROOT = pathlib.Path(os.environ.get('BAD_INPUTS_CODE_ROOT', ROOT)).resolve()
+sys.path[:0] = [str(CODE_ROOT)] + ([str(ROOT)] if CODE_ROOT != ROOT else [])
 
 from alphafold_jax import cli  # noqa: E402  pylint: disable=wrong-import-position
 from alphafold_jax.common import protein as protein_lib  # noqa: E402
@@ -384,7 +387,7 @@ def bundled_case(rec, work):
 
 def kill_cases(rec, work, npz):
   """SIGKILL and SIGTERM of a real `predict` process once its staging directory exists."""
-  env = dict(os.environ, PYTHONPATH=str(ROOT))
+  env = dict(os.environ, PYTHONPATH=str(CODE_ROOT))
   for sig in (signal.SIGKILL, signal.SIGTERM):
     case = work / f'kill_{sig.name}'
     case.mkdir()
@@ -423,6 +426,8 @@ def main():
   work = pathlib.Path(args.work or tempfile.mkdtemp(prefix='bad_inputs_'))
   work.mkdir(parents=True, exist_ok=True)
   started = time.time()
+  import alphafold_jax  # pylint: disable=import-outside-toplevel
+  print(f'code under test: {os.path.dirname(alphafold_jax.__file__)}')
   npz, params = tiny_params(work)
   prot = protein_lib.from_file(NANO / '1L2Y.pdb')
   texts = (protein_lib.to_pdb(prot), protein_lib.to_mmcif(prot, '1L2Y'))

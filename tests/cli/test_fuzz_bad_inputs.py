@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from alphafold_jax.common import protein as protein_lib
-from alphafold_jax.common.errors import UserError
 from data_pipeline import parsers
 
 from tests.cli.cli_testing import DATA, assert_one_error_line, cli_run, leftovers
@@ -294,6 +293,7 @@ def _random_edit(rng, text):
 
 
 def test_parser_fuzz(one_model_pdb):
+  from alphafold_jax.common.errors import UserError  # pylint: disable=import-outside-toplevel
   pdb_text, cif_text = one_model_pdb
   sto = (DATA / 'msa' / 'stockholm_hmmer' / 'globins4.sto').read_text()
   sources = {
