@@ -181,7 +181,7 @@ def check_isolation(rec, group, name, result, out, ok_name, bad_name, flags):
     return
   summary = json.loads((out / 'summary.json').read_text()) if (out / 'summary.json').exists() \
       else {}
-  status = {t['name']: t['status'] for t in summary.get('targets', [])}
+  status = {t['name']: t.get('status', 'ok') for t in summary.get('targets', [])}
   line = next((l for l in err.splitlines() if f"target '{bad_name}' failed" in l), '')
   ok = (code == 1 and (out / f'{ok_name}.pdb').exists() and status.get(ok_name) == 'ok'
         and status.get(bad_name) == 'failed' and all(f in line for f in flags))
