@@ -299,12 +299,15 @@ def issue_cases(rec, work, npz, params, texts):
                     ('5-corrupt-skipped', 'corrupt.cif' in err),
                     ('7-pdb-gz-read', '1VII' in named),
                     ('7-resume-without-checkpoint', 'no checkpoint' in err)):
-    verdict = 'traceback' if escaped else 'clear' if code == 0 and ok else 'silent wrong'
-    rec.add('issue', f'train:{label}', verdict, False, f'code {code}; trained on {named}')
-  before = sorted(os.listdir(case / 'run'))
+    verdict = ('traceback' if escaped else 'clear' if code == 0 and ok else 'silent wrong'
+               if code == 0 else 'unclear')
+    rec.add('issue', f'train:{label}', verdict, False,
+            f'code {code}; trained on {named}' if code == 0 else err.strip()[-200:])
+  run = case / 'run'
+  before = sorted(os.listdir(run)) if run.exists() else []
   rec.error_case('issue', 'train:7-resume-steps-below', run_cli(train + ['--steps', '1', '--resume']),
                  ['--steps 1', 'step 2'])
-  rec.rows[-1]['partial'] = sorted(os.listdir(case / 'run')) != before
+  rec.rows[-1]['partial'] = (sorted(os.listdir(run)) if run.exists() else []) != before
   bad = case / 'bad'
   bad.mkdir()
   (bad / 'noca.pdb').write_text('\n'.join(no_ca) + '\n')
