@@ -161,9 +161,14 @@ def test_4_nan_prediction_is_a_failed_target_not_a_file(tmp_path):
   sample = predict.Sample(seed=0, final_atom_positions=np.full((3, 37, 3), np.nan, np.float32),
                           final_atom_mask=np.ones((3, 37), np.float32), plddt=np.zeros(3),
                           num_recycles=0, bucket=16)
-  with pytest.raises(protein_lib.StructureError, match='non-finite'):
-    outputs.prediction_to_protein('ACD', sample).replace()  # building is fine ...
-    protein_lib.to_pdb(outputs.prediction_to_protein('ACD', sample))  # ... writing refuses
+  prot = outputs.prediction_to_protein('ACD', sample)  # building it is fine, writing refuses
+  for write in (protein_lib.to_pdb, protein_lib.to_mmcif):
+    with pytest.raises(protein_lib.StructureError, match='non-finite'):
+      write(prot)
+  far = prot.replace(atom_positions=np.full((3, 37, 3), -1500., np.float32))
+  with pytest.raises(protein_lib.StructureError, match='beyond the PDB columns'):
+    protein_lib.to_pdb(far)
+  assert protein_lib.to_mmcif(far)  # mmCIF has no column limit
 
 
 def _cif_with(prot, positions, tmp_path, name):
