@@ -4,7 +4,10 @@ An official file (`params_model_1_ptm.npz`) maps keys such as
   'alphafold/alphafold_iteration/evoformer/preprocess_1d//weights'
 to arrays. Haiku keeps the same information as {scope: {name: array}}. Our module names follow
 AF2 v2.3 monomer, so the conversion is a pure re-keying; `check_params` compares a loaded tree
-with the tree a model expects and names every missing, extra or mis-shaped entry.
+with the tree a model expects and names every missing, extra or mis-shaped entry, and every
+value must be a finite floating-point number (an int32 or all-NaN file is refused, naming the
+entry). A path that is not an .npz archive (a directory, a .npy array, a text file) gets a
+message saying what it is.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from alphafold_jax.common.errors import UserError
+
 Params = Mapping[str, Mapping[str, Any]]
 
 _SEP = '//'
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError):
   """A parameter file is unreadable or does not fit the model."""
 
 
@@ -56,19 +61,55 @@ def load_alphafold_params(path: str | os.PathLike, expected: Optional[Params] = 
   given, the loaded tree must match it exactly, else a ParamsError lists every problem.
   """
   path = os.fspath(path)
-  if not os.path.isfile(path):
-    raise ParamsError(f'parameter file not found: {path}')
+  _check_npz_file(path)
   try:
     with np.load(path, allow_pickle=False) as data:
       flat = {key: np.asarray(data[key]) for key in data.files}
-  except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-    raise ParamsError(f'cannot read parameter file {path}: {e}') from None
+  except Exception as e:  # pylint: disable=broad-except  (zip/zlib/format errors of a bad file)
+    detail = ' '.join(str(e).split())[:160] or type(e).__name__
+    raise ParamsError(f'cannot read parameter file {path}: {type(e).__name__}: {detail}') from None
   if not flat:
     raise ParamsError(f'parameter file {path} holds no arrays')
   params = unflatten_params(flat)
   if expected is not None:
     check_params(params, expected, source=path)
   return params
+
+
+_NPZ_MAGIC = b'PK\x03\x04'  # .npz = zip archive
+_NPY_MAGIC = b'\x93NUMPY'
+
+
+def _check_npz_file(path: str) -> None:
+  """ParamsError unless `path` is a regular file that starts like a zip (.npz) archive."""
+  if os.path.isdir(path):
+    raise ParamsError(f'parameter file {path} is a directory, not an .npz file '
+                      '(for a training run directory use --checkpoint)')
+  if not os.path.exists(path):
+    raise ParamsError(f'parameter file not found: {path}')
+  try:
+    with open(path, 'rb') as f:
+      head = f.read(8)
+  except OSError as e:
+    raise ParamsError(f'cannot read parameter file {path}: {e.strerror or e}') from None
+  if head.startswith(_NPY_MAGIC):
+    raise ParamsError(f'parameter file {path} is a single .npy array, not an .npz archive of '
+                      "named arrays ('scope//name'); save it with numpy.savez")
+  if not head.startswith(_NPZ_MAGIC):
+    kind = 'empty' if not head else 'not an .npz (zip) archive'
+    raise ParamsError(f'parameter file {path} is {kind}; expected an AF2 .npz parameter file')
+
+
+def check_param_values(params: Params, source: str = 'params') -> None:
+  """ParamsError unless every leaf is a floating-point array of finite numbers."""
+  for key, value in flatten_params(params).items():
+    if value.dtype.kind != 'f' and value.dtype.name != 'bfloat16':
+      raise ParamsError(f'{source}: parameter {key} has dtype {value.dtype}; parameters must be '
+                        'floating point')
+    finite = np.isfinite(value.astype(np.float32) if value.dtype.name == 'bfloat16' else value)
+    if not finite.all():
+      raise ParamsError(f'{source}: parameter {key} holds {int(finite.size - finite.sum())} '
+                        f'non-finite value(s) (NaN or inf) of {finite.size}')
 
 
 def save_alphafold_params(params: Params, path: str | os.PathLike) -> None:
@@ -90,7 +131,8 @@ def save_alphafold_params(params: Params, path: str | os.PathLike) -> None:
 
 
 def check_params(params: Params, expected: Params, source: str = 'params') -> None:
-  """Raises ParamsError naming every missing, extra or mis-shaped entry."""
+  """Raises ParamsError naming every missing, extra or mis-shaped entry, or a non-float /
+  non-finite value (`check_param_values`)."""
   have = {k: tuple(np.shape(v)) for k, v in flatten_params(params).items()}
   want = {f'{s}{_SEP}{n}': tuple(getattr(v, 'shape', np.shape(v)))
           for s, leaves in expected.items() for n, v in leaves.items()}
@@ -98,6 +140,7 @@ def check_params(params: Params, expected: Params, source: str = 'params') -> No
   extra = sorted(set(have) - set(want))
   misshaped = sorted(k for k in set(want) & set(have) if want[k] != have[k])
   if not (missing or extra or misshaped):
+    check_param_values(params, source)
     return
   lines = [f'{source} does not match the model:']
   lines += [f'  missing: {k} (expected shape {want[k]})' for k in missing]

@@ -2,11 +2,14 @@
 
 Every bad-input condition in `data_pipeline` raises a subclass of `PipelineError`, which is a
 `ValueError`, with a one-line message naming the problem (file/record/row/position where known).
-Callers that want to skip bad entries catch `PipelineError`.
+Callers that want to skip bad entries catch `PipelineError`. It belongs to the project's one
+family of user-facing errors, `alphafold_jax.common.errors.UserError` (no jax import).
 """
 
+from alphafold_jax.common.errors import UserError
 
-class PipelineError(ValueError):
+
+class PipelineError(UserError):
   """Base class of all data-pipeline input errors."""
 
 

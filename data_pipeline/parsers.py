@@ -20,6 +20,13 @@ import numpy as np
 from data_pipeline.errors import MsaError, ParseError
 
 _GAP_CHARS = '-.'
+# Characters an aligned row may hold: residue letters (upper = aligned, lower = A3M insertion)
+# and the gaps '-' and '.'. Digits, punctuation, whitespace inside a row or non-ASCII are errors.
+_ROW_CHARS = np.zeros(256, dtype=bool)
+_ROW_CHARS[ord('A'):ord('Z') + 1] = True
+_ROW_CHARS[ord('a'):ord('z') + 1] = True
+_ROW_CHARS[[ord(c) for c in _GAP_CHARS]] = True
+STOCKHOLM_HEADER = '# STOCKHOLM'
 _ASCII_LOWER = np.zeros(256, dtype=bool)
 _ASCII_LOWER[ord('a'):ord('z') + 1] = True
 
@@ -81,6 +88,18 @@ def parse_fasta(fasta_string: str) -> Tuple[List[str], List[str]]:
   return sequences, descriptions
 
 
+def _check_row_chars(row: str, what: str) -> None:
+  """ParseError naming the first character of `row` that is not a letter, '-' or '.'."""
+  if row.isascii():
+    bad = np.flatnonzero(~_ROW_CHARS[np.frombuffer(row.encode('ascii'), dtype=np.uint8)])
+    position = int(bad[0]) if bad.size else None
+  else:
+    position = next(i for i, c in enumerate(row) if not c.isascii())
+  if position is not None:
+    raise ParseError(f'{what} has invalid character {row[position]!r} at position '
+                     f'{position + 1} (allowed: letters, "-" and ".")')
+
+
 def _a3m_row(row: str) -> Tuple[str, np.ndarray]:
   """Splits one A3M row into its aligned string and its deletion vector.
 
@@ -105,13 +124,22 @@ def parse_a3m(a3m_string: str) -> Msa:
   Equal to AF2's `parsers.parse_a3m` on A3M files without '.' characters; '.' (HHsuite's gap in an
   insert column) is dropped instead of being kept as an aligned character.
 
-  Raises ParseError when the file has no record or when a row's aligned length (after removing
-  insertions) differs from the query's; the message names the row.
+  Raises ParseError when the file has no record, a row holds a character other than a letter,
+  '-' or '.' (e.g. digits), or a row's aligned length (after removing insertions) differs from
+  the query's; the message names the row.
   """
-  rows, descriptions = parse_fasta(a3m_string)
+  if not a3m_string.strip():
+    raise ParseError('A3M input is empty.')
+  try:
+    rows, descriptions = parse_fasta(a3m_string)
+  except ParseError as e:
+    raise ParseError(str(e).replace('FASTA', 'A3M')) from None
   sequences, deletion_matrix = [], []
   for index, (row, description) in enumerate(zip(rows, descriptions)):
+    _check_row_chars(row, f'A3M row {index} ({description[:40]!r})')
     aligned, deletions = _a3m_row(row)
+    if index == 0 and not aligned:
+      raise ParseError(f'A3M query row ({description[:40]!r}) has no aligned residues.')
     if index > 0 and len(aligned) != len(sequences[0]):
       raise ParseError(
           f'A3M row {index} ({description!r}) has {len(aligned)} aligned columns after removing '
@@ -123,8 +151,13 @@ def parse_a3m(a3m_string: str) -> Msa:
 
 def _stockholm_rows(stockholm_string: str) -> Tuple[List[str], List[str]]:
   """Collects (names, concatenated rows) of a Stockholm file, in order of first appearance."""
+  lines = stockholm_string.splitlines()
+  first = next((l.strip() for l in lines if l.strip()), '')
+  if not first.startswith(STOCKHOLM_HEADER):
+    raise ParseError(f'Stockholm input does not start with the "{STOCKHOLM_HEADER} 1.0" header '
+                     f'(first line: {first[:40]!r}).')
   rows = {}
-  for line_number, line in enumerate(stockholm_string.splitlines(), start=1):
+  for line_number, line in enumerate(lines, start=1):
     line = line.strip()
     if not line or line.startswith(('#', '//')):
       continue
@@ -133,6 +166,7 @@ def _stockholm_rows(stockholm_string: str) -> Tuple[List[str], List[str]]:
       raise ParseError(f'Stockholm line {line_number} is not "<name> <aligned sequence>": '
                        f'{line[:60]!r}')
     name, chunk = fields
+    _check_row_chars(chunk, f'Stockholm line {line_number} (row {name[:40]!r})')
     rows[name] = rows.get(name, '') + chunk
   if not rows:
     raise ParseError('Stockholm input contains no sequence rows.')
@@ -151,8 +185,9 @@ def parse_stockholm(stockholm_string: str) -> Msa:
   columns and returns rows longer than the query, containing '.'. On jackhmmer output (only '-')
   both give identical results.
 
-  Raises ParseError for a file without rows, or a row whose length differs from the query row
-  (the message names the row).
+  Raises ParseError for text without the `# STOCKHOLM` header line, a file without rows, a row
+  holding a character other than a letter, '-' or '.', or a row whose length differs from the
+  query row (the message names the row).
   """
   names, rows = _stockholm_rows(stockholm_string)
   query = np.frombuffer(rows[0].encode('ascii', errors='replace'), dtype=np.uint8)

@@ -53,7 +53,7 @@ def test_mismatch_names_every_missing_extra_and_misshaped_entry(tmp_path):
 def test_unreadable_file_gives_one_clear_error(tmp_path, content):
   path = tmp_path / 'broken.npz'
   path.write_bytes(content)
-  with pytest.raises(ParamsError, match='cannot read parameter file|holds no arrays'):
+  with pytest.raises(ParamsError, match='cannot read parameter file|holds no arrays|is empty|not an .npz'):
     load_alphafold_params(path)
 
 

@@ -9,17 +9,32 @@ provides `register(subparsers)`, which adds its parser and sets `func=run` with
 whose module fails to import is still listed and reports the import error when
 used, so one broken subcommand never breaks the others.
 
-Errors: input problems (any ValueError, e.g. StructureError, and OSError) print one
-line `alphafold-jax <command>: error: <message>` on stderr and exit with code 2,
-the same code argparse uses for usage errors. No tracebacks for user errors.
+Errors: user-fixable problems (`common.errors.UserError` and the other ValueErrors raised on
+input, e.g. StructureError, ParamsError, and OSError) print ONE line
+`alphafold-jax <command>: error: <message>` on stderr and exit with code 2, the same code
+argparse uses for usage errors. Any other exception is a bug: one line
+`alphafold-jax <command>: internal error: <type>: <message>` (exit code 1; set
+ALPHAFOLD_JAX_TRACEBACK=1 to see the traceback). A command that finished with some failed
+parts (e.g. one target of `predict`) returns 1 itself.
+
+Signals: SIGTERM is handled like SIGINT (Ctrl-C): a `Terminated` (a KeyboardInterrupt) is
+raised in the main thread, so every command's cleanup runs (predict removes its temporary
+directory, train keeps its last finished checkpoint); exit code 130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import signal
 import sys
+import threading
+import traceback
 from typing import Optional, Sequence
+
+from alphafold_jax.common.errors import UserError, one_line
 
 PROG = 'alphafold-jax'
 
@@ -33,6 +48,13 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class Terminated(KeyboardInterrupt):
+  """Raised in the main thread when the process receives SIGTERM."""
 
 
 class SubcommandUnavailable(RuntimeError):
@@ -62,22 +84,51 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def _raise_terminated(signum, frame):  # pylint: disable=unused-argument
+  raise Terminated(f'signal {signum}')
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+  """Within the block, SIGTERM raises `Terminated` (main thread only; restored afterwards)."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  previous = signal.signal(signal.SIGTERM, _raise_terminated)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-  """Runs the CLI; returns the exit code (0 ok, 2 bad input or usage)."""
+  """Runs the CLI; returns the exit code (0 ok, 1 partly failed or internal error, 2 bad
+  input or usage, 130/143 interrupted by SIGINT/SIGTERM)."""
   parser = build_parser()
   try:
     args = parser.parse_args(argv)
   except SystemExit as e:  # argparse already printed usage / help
     return int(e.code or 0)
-  try:
-    return int(args.func(args) or 0)
-  except (ValueError, OSError, SubcommandUnavailable) as e:
-    message = ' '.join(str(e).split()) or type(e).__name__
-    print(f'{PROG} {args.command}: error: {message}', file=sys.stderr)
-    return EXIT_USAGE
-  except KeyboardInterrupt:
-    print(f'{PROG} {args.command}: interrupted', file=sys.stderr)
-    return 130
+  with sigterm_as_interrupt():
+    try:
+      return int(args.func(args) or 0)
+    except (UserError, ValueError, OSError, SubcommandUnavailable) as e:
+      message = one_line(e) or type(e).__name__
+      print(f'{PROG} {args.command}: error: {message}', file=sys.stderr)
+      return EXIT_USAGE
+    except Terminated:
+      print(f'{PROG} {args.command}: terminated (SIGTERM)', file=sys.stderr)
+      return EXIT_SIGTERM
+    except KeyboardInterrupt:
+      print(f'{PROG} {args.command}: interrupted', file=sys.stderr)
+      return EXIT_SIGINT
+    except Exception as e:  # pylint: disable=broad-except  (a bug: still one line, no trace)
+      if os.environ.get('ALPHAFOLD_JAX_TRACEBACK'):
+        traceback.print_exc()
+      message = one_line(e)[:300]
+      print(f'{PROG} {args.command}: internal error: {type(e).__name__}: {message} '
+            '(a bug; set ALPHAFOLD_JAX_TRACEBACK=1 for the traceback)', file=sys.stderr)
+      return EXIT_FAILED
 
 
 if __name__ == '__main__':

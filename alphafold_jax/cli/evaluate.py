@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Optional
 
@@ -45,8 +46,14 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
   """Executes `evaluate`; 0 when every pair was scored, 1 when some failed."""
+  if args.out:  # checked before any scoring
+    parent = os.path.dirname(os.path.abspath(args.out))
+    if os.path.isdir(args.out) or not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+      raise EvaluateError(f'--out {args.out}: cannot write a file there (a directory, or its '
+                          'directory is missing or not writable)')
   report = evaluate_dirs(args.pred, args.ref, args.align)
-  text = json.dumps(report, indent=1)
+  from alphafold_jax.inference.outputs import json_safe  # pylint: disable=import-outside-toplevel
+  text = json.dumps(json_safe(report), indent=1, allow_nan=False)
   if args.out:
     with open(args.out, 'w', encoding='utf-8') as f:
       f.write(text + '\n')

@@ -10,9 +10,14 @@ without --preset: model_1_ptm if bundled, else the only bundled preset (with --c
 the preset recorded in the checkpoint). Output files per target: see inference/outputs.py;
 plus OUT/summary.json (run settings, per-target scores, compile count).
 
-All inputs are read and checked (sequences, MSA queries, parameter shapes) before any model
-work; outputs are written to a temporary directory and moved into OUT only when every target
-succeeded, so a bad input gives one error line, exit code 2 and no output files.
+All inputs are read and checked before any model work (sequences, MSA queries, flags, output
+file names unique across targets, parameter shapes and values, OUT writable), so a bad input
+gives one error line, exit code 2 and no output files. Then every target is isolated
+(inference/output_dir.py): its files are staged and renamed into OUT when it is finished; a
+target that fails (refused by the memory estimate, out of memory, non-finite output) is
+recorded in summary.json with its error, the others are still written, exit code 1. Targets
+padded far beyond their length (--buckets) are announced. summary.json and confidence.json
+hold no absolute paths (file names only).
 
 Registration: `register(subparsers)` adds the subcommand; `run(args)` executes it.
 """
@@ -52,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help='output directory (default: ./predictions)')
   parser.add_argument('--buckets', default=None, metavar='L1,L2,...',
                       help='padding lengths; targets of one bucket share one compiled model')
+  parser.add_argument('--chunk-budget-mib', type=float, default=None, metavar='MIB',
+                      help='chunk the model\'s sub-layers so one chunk\'s largest intermediate '
+                           'stays under MIB (less memory, slower; default: the preset\'s)')
+  parser.add_argument('--max-length', type=int, default=None, metavar='N',
+                      help='skip targets longer than N residues (recorded in summary.json)')
   parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
   parser.add_argument('--quiet', action='store_true', help='no progress bar or log lines')
   features_cli.add_feature_arguments(parser, predict=True)  # search/template flags, --features
@@ -66,6 +76,10 @@ def register(subparsers) -> argparse.ArgumentParser:
   return parser
 
 
+MAX_SEED = 2 ** 32 - 1  # jax.random.PRNGKey keeps 32 bits: larger seeds would repeat smaller ones
+MAX_RECYCLE = 1000
+
+
 def _choose_preset(args) -> str:
   # pylint: disable=import-outside-toplevel
   from alphafold_jax.config import PRESETS
@@ -73,6 +87,7 @@ def _choose_preset(args) -> str:
   if args.preset is not None:
     return args.preset
   if args.checkpoint is not None:
+    weights.restorable_steps(args.checkpoint)  # says "no finalised checkpoint" when empty
     preset = weights.checkpoint_preset(args.checkpoint)
     if preset is None:
       raise ValueError(f'checkpoint {args.checkpoint} does not record its preset; pass --preset')
@@ -86,10 +101,41 @@ def _choose_preset(args) -> str:
 def _check_numbers(args) -> None:
   if args.num_samples < 1:
     raise ValueError(f'--num-samples must be >= 1, got {args.num_samples}')
-  if args.num_recycle is not None and args.num_recycle < 0:
-    raise ValueError(f'--num-recycle must be >= 0, got {args.num_recycle}')
-  if args.seed < 0:
-    raise ValueError(f'--seed must be >= 0, got {args.seed}')
+  if args.num_recycle is not None and not 0 <= args.num_recycle <= MAX_RECYCLE:
+    raise ValueError(f'--num-recycle must be in 0..{MAX_RECYCLE}, got {args.num_recycle}')
+  if not 0 <= args.seed <= MAX_SEED - (args.num_samples - 1):
+    raise ValueError(f'--seed must be in 0..{MAX_SEED - (args.num_samples - 1)} (seeds S..'
+                     f'S+K-1 must fit in 32 bits), got {args.seed}')
+  if args.chunk_budget_mib is not None and not 0 < args.chunk_budget_mib < float('inf'):
+    raise ValueError(f'--chunk-budget-mib must be a positive number, got {args.chunk_budget_mib}')
+  if args.max_length is not None and args.max_length < 1:
+    raise ValueError(f'--max-length must be >= 1, got {args.max_length}')
+
+
+def _announce_padding(target_list, predictor, buckets_given: bool) -> list:
+  """Warnings (printed on stderr, kept in summary.json) for targets padded far beyond their
+  length, e.g. beyond the largest --buckets value."""
+  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.inference import predict
+  notes = []
+  for target in target_list:
+    n, bucket = len(target), predictor.bucket_for(len(target))
+    if bucket > 2 * n and bucket - n > 64:
+      beyond = n > max(predictor.buckets)
+      why = (f'beyond the largest bucket {max(predictor.buckets)}, lengths round up to a '
+             f'multiple of {predict.BUCKET_STEP_BEYOND}' if beyond else 'its bucket')
+      flag = '--buckets' if buckets_given else '--buckets (default buckets in use)'
+      notes.append(f'target {target.name!r} ({n} residues) is padded to {bucket} residues '
+                   f'({why}): slower and more memory; add a bucket >= {n} to {flag}')
+  for note in notes:
+    print(f'alphafold-jax predict: warning: {note}', file=sys.stderr)
+  return notes
+
+
+def _source_label(source: str) -> str:
+  """The params description for JSON files: file and directory names, no absolute path."""
+  words = source.split(' ')
+  return ' '.join(os.path.basename(w.rstrip('/')) if os.sep in w else w for w in words)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,46 +159,77 @@ def _run(args: argparse.Namespace) -> int:
   # pylint: disable=import-outside-toplevel
   from alphafold_jax.config import model_config
   from alphafold_jax.inference import outputs, predict, targets, weights
+  from alphafold_jax.inference.output_dir import OutputDir, check_unique_names, planned_files
 
   _check_numbers(args)
   buckets = predict.parse_buckets(args.buckets) if args.buckets else predict.DEFAULT_BUCKETS
   target_list = targets.read_targets(args.fasta, args.msa)
+  check_unique_names({'(summary)': ['summary.json'],
+                      **{t.name: planned_files(t.name, args.num_samples) for t in target_list}})
   raw = predict.check_targets(target_list)
   raw = features_cli.raw_features_for_targets(args, target_list, raw, args.out)
   preset = _choose_preset(args)
   overrides = {} if args.num_recycle is None else {'num_recycle': args.num_recycle}
+  if args.chunk_budget_mib is not None:
+    overrides['chunk_budget_mib'] = float(args.chunk_budget_mib)
   config = model_config(preset, **overrides)
   params, source = weights.load_params(config, args.params, args.checkpoint)
+  label = _source_label(source)
   log.info('%d target(s); preset %s, %s; num_recycle %d', len(target_list), preset, source,
            config.num_recycle)
   predictor = predict.Predictor(config, params, buckets)
+  warnings = _announce_padding(target_list, predictor, args.buckets is not None)
   started = time.time()
-  summary = {'preset': preset, 'params': source, 'num_recycle': int(config.num_recycle),
+  summary = {'preset': preset, 'params': label, 'num_recycle': int(config.num_recycle),
              'num_samples': args.num_samples, 'seed': args.seed, 'targets': []}
-  extra = {'preset': preset, 'params': source}
-  with outputs.atomic_output_dir(args.out) as tmp:
-    for result in predict.predict_targets(predictor, target_list, args.num_samples, args.seed,
-                                          progress=not args.quiet, raw_features=raw):
-      files = outputs.write_target(tmp, result, extra, plots=not args.no_plots)
-      best = result.best
-      entry = {'name': result.target.name, 'length': len(result.target),
-               'bucket': best.bucket, 'mean_plddt': outputs.mean_plddt(best),
-               'best_sample': result.ranking[0], 'files': files}
-      if best.ptm is not None:
-        entry['ptm'] = round(best.ptm, 4)
+  if warnings:
+    summary['warnings'] = warnings
+  extra = {'preset': preset, 'params': label}
+  failed = written = 0
+  with OutputDir(args.out) as sink:  # checked (writable, stale staging removed) before work
+    for outcome in predict.run_targets(predictor, target_list, args.num_samples, args.seed,
+                                       progress=not args.quiet, raw_features=raw,
+                                       max_length=args.max_length):
+      target = outcome.target
+      entry = {'name': target.name, 'length': len(target), 'status': outcome.status}
+      if outcome.status == 'ok':
+        try:
+          outputs.write_target(sink.stage(target.name), outcome.result, extra,
+                               plots=not args.no_plots)
+          files = sink.commit(target.name)
+        except Exception as e:  # pylint: disable=broad-except  (isolation: one target's files)
+          sink.discard(target.name)
+          outcome = predict.TargetOutcome(target, 'failed', error=predict.describe_failure(e))
+          entry['status'] = 'failed'
+        else:
+          best = outcome.result.best
+          entry.update(bucket=best.bucket, mean_plddt=outputs.mean_plddt(best),
+                       best_sample=outcome.result.ranking[0], files=files)
+          if best.ptm is not None:
+            entry['ptm'] = round(best.ptm, 4)
+          written += 1
+          ptm = f'  pTM {best.ptm:.3f}' if best.ptm is not None else ''
+          print(f'{target.name}: {len(target)} residues (bucket {best.bucket}), '
+                f'mean pLDDT {outputs.mean_plddt(best):.2f}{ptm}')
+      if outcome.status != 'ok':
+        entry['error'] = outcome.error
+        failed += outcome.status == 'failed'
+        kind = 'failed' if outcome.status == 'failed' else 'skipped'
+        print(f'alphafold-jax predict: target {target.name!r} {kind}: {outcome.error}',
+              file=sys.stderr)
       summary['targets'].append(entry)
-      ptm = f'  pTM {best.ptm:.3f}' if best.ptm is not None else ''
-      print(f'{result.target.name}: {len(result.target)} residues (bucket {best.bucket}), '
-            f'mean pLDDT {outputs.mean_plddt(best):.2f}{ptm}')
     order = {t.name: i for i, t in enumerate(target_list)}  # back to FASTA order
     summary['targets'].sort(key=lambda entry: order[entry['name']])
-    summary.update(num_compiles=predictor.num_compiles,
+    summary.update(num_written=written, num_failed=failed,
+                   num_skipped=len(target_list) - written - failed,
+                   num_compiles=predictor.num_compiles,
                    compiled_buckets=predictor.compiled_buckets,
                    seconds=round(time.time() - started, 2))
-    outputs.write_json(os.path.join(tmp, 'summary.json'), summary)
-  print(f'wrote {len(target_list)} target(s) to {args.out} '
-        f'({predictor.num_compiles} compile(s), buckets {predictor.compiled_buckets})')
-  return 0
+    sink.write_json('summary.json', summary)
+  print(f'wrote {written} of {len(target_list)} target(s) to {args.out} '
+        f'({predictor.num_compiles} compile(s), buckets {predictor.compiled_buckets})'
+        + (f'; {failed} failed, see summary.json' if failed else ''))
+  return 1 if failed else 0
 
 
 def main(argv: Optional[list] = None) -> int:

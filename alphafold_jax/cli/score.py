@@ -69,15 +69,24 @@ def format_report(result: dict, model_path: str, ref_path: str, model_chain: str
   ])
 
 
+def _read(path: str, chain: Optional[str], role: str) -> protein.Protein:
+  """One chain of a structure file; errors say which of the two files (MODEL/REFERENCE)."""
+  try:
+    return protein.from_file(path, chain_id=chain)
+  except protein.StructureError as e:
+    raise protein.StructureError(f'{role} {e}') from None
+
+
 def run(args: argparse.Namespace) -> int:
   """Executes `score`; returns the exit code. Input problems raise ValueError subclasses."""
-  model = protein.from_file(args.model, chain_id=args.model_chain)
-  reference = protein.from_file(args.reference, chain_id=args.ref_chain)
+  model = _read(args.model, args.model_chain, 'MODEL')
+  reference = _read(args.reference, args.ref_chain, 'REFERENCE')
   result = score_proteins(model, reference, args.align)
   if args.json:
+    from alphafold_jax.inference.outputs import json_safe  # pylint: disable=import-outside-toplevel
     result.update(model=str(args.model), reference=str(args.reference),
                   model_chain=model.chain_id, reference_chain=reference.chain_id)
-    print(json.dumps(result, indent=2))
+    print(json.dumps(json_safe(result), indent=2, allow_nan=False))
   else:
     print(format_report(result, args.model, args.reference, model.chain_id, reference.chain_id))
   return 0

@@ -9,6 +9,13 @@ params.npz (AF2 layout), eval.json (per-structure CA-RMSD, lDDT-Ca, TM-score of 
 params). Multi-host: add --coordinator HOST:PORT --num-processes N --process-id I (or the
 ALPHAFOLD_JAX_* environment variables, see training/distributed.py) on every process.
 
+Checked before any work (one error line, exit code 2, nothing written): the flags, --out (a
+writable directory or creatable), --resume against the checkpoints in --out (no checkpoint:
+a note, training starts at step 0; --steps below the newest checkpoint's step: an error;
+checkpoints present without --resume: an error), and the training data: every structure file
+(.pdb/.cif/.mmcif/.ent, optionally .gz) is read and validated up front; bad ones are skipped,
+each named in a warning line, and counted (`skipped_structures` in eval.json).
+
 Registration: `register(subparsers)` adds the subcommand to the package CLI; `run(args)`
 executes it; `main(argv)` runs it standalone (python -m alphafold_jax.cli.train).
 """
@@ -25,6 +32,9 @@ from typing import Optional, Sequence
 
 from alphafold_jax.training import distributed
 from alphafold_jax.training.config import TrainConfig, TrainConfigError
+
+PROG = 'alphafold-jax train'
+_FINALIZED_FILE = '_CHECKPOINT_METADATA'  # orbax writes it last (training/checkpoints.py)
 
 
 def _parse_override(text: str):
@@ -88,12 +98,84 @@ def build_config(preset_config: TrainConfig, args: argparse.Namespace) -> TrainC
   return preset_config.replace(**overrides)
 
 
+def check_out_dir(out: str) -> None:
+  """TrainConfigError unless --out is a writable directory or can be created (nothing is
+  created here)."""
+  path = os.path.abspath(out)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise TrainConfigError(f'--out {out} exists and is not a directory')
+  anchor = path
+  while not os.path.exists(anchor):
+    anchor = os.path.dirname(anchor)
+  if not os.path.isdir(anchor):
+    raise TrainConfigError(f'--out {out}: {anchor} is a file, not a directory')
+  try:
+    import tempfile  # pylint: disable=import-outside-toplevel
+    fd, probe = tempfile.mkstemp(prefix='.write-probe-', dir=anchor)
+    os.close(fd)
+    os.remove(probe)
+  except OSError as e:
+    raise TrainConfigError(f'--out {out}: {anchor} is not writable ({e.strerror or e})') from None
+
+
+def checkpoint_steps(out: str) -> list:
+  """Finalised checkpoint steps in OUT/checkpoints, sorted (empty when none)."""
+  root = os.path.join(out, 'checkpoints')
+  if not os.path.isdir(root):
+    return []
+  return sorted(int(n) for n in os.listdir(root)
+                if n.isdigit() and os.path.isfile(os.path.join(root, n, _FINALIZED_FILE)))
+
+
+def check_resume(args: argparse.Namespace) -> Optional[int]:
+  """The step training resumes from (None: from scratch); errors / notes on stderr."""
+  steps = checkpoint_steps(args.out)
+  root = os.path.join(args.out, 'checkpoints')
+  if not args.resume:
+    if steps:
+      raise TrainConfigError(f'--out {args.out} already holds checkpoints up to step {steps[-1]} '
+                             '(in checkpoints/); pass --resume to continue them, or use a new --out')
+    return None
+  if not steps:
+    print(f'{PROG}: note: --resume: no checkpoint in {root}; starting from step 0',
+          file=sys.stderr)
+    return None
+  if args.steps < steps[-1]:
+    raise TrainConfigError(f'--steps {args.steps} is below step {steps[-1]} of the newest '
+                           f'checkpoint in {root}; pass --steps > {steps[-1]} to train further '
+                           '(or a new --out to start over)')
+  if args.steps == steps[-1]:
+    print(f'{PROG}: note: --resume: the checkpoint in {root} is already at step {steps[-1]} = '
+          '--steps; nothing to train, evaluating it', file=sys.stderr)
+  return steps[-1]
+
+
+def _load_data(directory: str, flag: str):
+  """Validated structures of a data directory; skipped files reported one line each."""
+  from alphafold_jax.training import data as data_lib  # pylint: disable=import-outside-toplevel
+  skipped = []
+
+  def on_skip(path, reason):
+    skipped.append(os.path.basename(path))
+    print(f'{PROG}: warning: {flag}: skipping {path}: {reason}', file=sys.stderr)
+
+  named = data_lib.load_structures(directory, on_skip=on_skip)
+  if skipped:
+    print(f'{PROG}: {flag}: using {len(named)} of {len(named) + len(skipped)} structure files '
+          f'({len(skipped)} skipped)', file=sys.stderr)
+  return named, skipped
+
+
 def run(args: argparse.Namespace) -> int:
   """Executes `train`; returns the process exit code."""
   started = time.monotonic()
   if args.time_limit is not None and not args.time_limit > 0:
     raise TrainConfigError(f'--time-limit must be a positive number of minutes, '
                            f'got {args.time_limit}')
+  if args.steps < 1:
+    raise TrainConfigError(f'--steps must be >= 1, got {args.steps}')
+  check_out_dir(args.out)
+  check_resume(args)
   distributed.initialize(distributed.from_args(args))  # before any device use
 
   import jax  # pylint: disable=import-outside-toplevel
@@ -103,9 +185,9 @@ def run(args: argparse.Namespace) -> int:
 
   preset = presets.get_preset(args.preset)
   config = build_config(preset.train_config, args)
-  named = data_lib.load_structures(args.data)
+  named, skipped = _load_data(args.data, '--data')
   examples = preset.make_examples(named, seed=config.seed)  # crop + MSA processing per use
-  val_named = named if args.val_data is None else data_lib.load_structures(args.val_data)
+  val_named = named if args.val_data is None else _load_data(args.val_data, '--val-data')[0]
   evaluator = Evaluator(preset.predict_ca, preset.make_eval_examples(val_named), seed=config.seed)
 
   init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)  # != the train-state key
@@ -116,15 +198,18 @@ def run(args: argparse.Namespace) -> int:
     sampler = data_lib.DatasetSampler(examples, config.batch_size)
   result = trainer.train(preset.loss_fn, params, sampler, config, out_dir=args.out,
                          resume=args.resume, evaluator=evaluator,
-                         metadata={'preset': preset.name, 'data': os.path.abspath(args.data)},
+                         metadata={'preset': preset.name, 'data': os.path.abspath(args.data),
+                                   'skipped_structures': skipped},
                          progress=not args.no_progress,
                          deadline=None if args.time_limit is None
                          else started + 60.0 * args.time_limit)
   means, rows = evaluator(result.state.params)
   if jax.process_index() == 0:
     step = int(jax.device_get(result.state.step))
+    from alphafold_jax.inference.outputs import json_safe  # pylint: disable=import-outside-toplevel
     with open(os.path.join(args.out, 'eval.json'), 'w') as f:
-      json.dump({'step': step, 'mean': means, 'structures': rows}, f, indent=1)
+      json.dump(json_safe({'step': step, 'mean': means, 'structures': rows,
+                           'skipped_structures': skipped}), f, indent=1, allow_nan=False)
     last = result.losses[max(result.losses)] if result.losses else float('nan')
     print(f'trained {preset.name} to step {step} (last loss {last:.4g}); outputs in {args.out}')
     for row in rows:
@@ -134,14 +219,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-  parser = argparse.ArgumentParser(prog='alphafold-jax train', description=__doc__.split('\n\n')[0])
-  add_arguments(parser)
-  args = parser.parse_args(argv)
-  try:
-    return run(args)
-  except (ValueError, FileNotFoundError) as e:
-    print(f'alphafold-jax train: error: {e}', file=sys.stderr)
-    return 2
+  """Standalone entry (python -m alphafold_jax.cli.train): the package CLI's `train`."""
+  from alphafold_jax import cli  # pylint: disable=import-outside-toplevel
+  return cli.main(['train', *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == '__main__':

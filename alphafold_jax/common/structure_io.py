@@ -11,7 +11,12 @@ Rules (the `Protein` contract, see protein.py):
   * hydrogens / deuteriums skipped; atoms not belonging to the residue type are dropped
     (UNK keeps every atom that has an atom37 slot);
   * author residue numbering and insertion codes kept; residues lacking atoms (even backbone
-    ones) are kept with mask 0 at the missing atoms.
+    ones) are kept with mask 0 at the missing atoms;
+  * numbers are checked: every kept atom's coordinates must be finite and within
+    +-MAX_ABS_COORDINATE angstrom (coordinates are float32: beyond 1e5 A they lose the 0.01 A
+    precision scores need, so a model translated by 1e9 A is refused rather than scored wrong);
+    in PDB text the coordinate columns 31-54 must hold three separate numbers (values below
+    -999.999 run into the neighbouring column and would be misread).
 
 Every failure is a `StructureError` (a ValueError) with one line naming file and problem.
 This module only produces plain arrays; protein.py wraps them into `Protein`.
@@ -29,9 +34,14 @@ from Bio.PDB.Residue import DisorderedResidue
 
 from alphafold_jax.common import atoms
 from alphafold_jax.common import residues
+from alphafold_jax.common.errors import UserError
+
+MAX_ABS_COORDINATE = 1e5  # angstrom; float32 keeps better than 0.01 A up to here
+# PDB's Real(8.3) coordinate columns hold -999.999 .. 9999.999.
+PDB_COORDINATE_RANGE = (-999.999, 9999.999)
 
 
-class StructureError(ValueError):
+class StructureError(UserError):
   """A structure file could not be read (one-line, user-facing message)."""
 
 
@@ -120,6 +130,48 @@ def _check_pdb_complete(text: str, source: str) -> None:
     raise _fail(source, 'file is truncated (deposited PDB entry without its END record)')
 
 
+def _check_pdb_coordinates(text: str, source: str) -> None:
+  """Coordinate columns 31-54 of every ATOM/HETATM line hold three separate numbers.
+
+  A value below -999.999 (or above 9999.999) needs more than 8 characters and runs into the
+  next column ("  11.104-1000.000"); fixed-column readers then misread the numbers.
+  """
+  for line_number, line in enumerate(text.splitlines(), start=1):
+    if not line.startswith(('ATOM  ', 'HETATM')) or len(line) < 54:
+      continue
+    fields = [line[30:38].strip(), line[38:46].strip(), line[46:54].strip()]
+    if line[30:54].split() == fields and all(fields):
+      try:
+        values = [float(f) for f in fields]
+      except ValueError:
+        values = None
+      if values is not None and all(np.isfinite(values)):
+        continue
+      if values is not None:
+        raise _fail(source, f'line {line_number}: non-finite coordinate '
+                    f'({line[30:54].strip()!r})')
+    raise _fail(source, f'line {line_number}: coordinate columns 31-54 do not hold three '
+                f'numbers ({line[30:54].strip()!r}); PDB columns hold -999.999..9999.999, '
+                'use mmCIF for coordinates beyond that')
+
+
+def check_coordinates(positions: np.ndarray, mask: np.ndarray, residue_index, source: str,
+                      limit: float = MAX_ABS_COORDINATE) -> None:
+  """StructureError unless every present atom (mask > 0) is finite and within +-limit A."""
+  positions = np.asarray(positions)  # [L, 37, 3]
+  present = np.asarray(mask) > 0  # [L, 37]
+  with np.errstate(invalid='ignore'):
+    bad = present & ~np.all(np.isfinite(positions) & (np.abs(positions) <= limit), axis=-1)
+  if bad.any():
+    i, slot = (int(v[0]) for v in np.nonzero(bad))
+    value = positions[i, slot]
+    problem = ('non-finite coordinates' if not np.all(np.isfinite(value))
+               else f'coordinates beyond +-{limit:g} angstrom')
+    raise _fail(source, f'{problem} ({", ".join(f"{v:g}" for v in value)}) at residue '
+                f'{int(np.asarray(residue_index)[i])} atom {atoms.atom_types[slot]} '
+                f'({int(bad.sum())} atom(s) affected)')
+
+
 def _check_mmcif_complete(table, source: str) -> None:
   """Detects mmCIF files cut off inside the _atom_site loop (ragged columns).
 
@@ -131,7 +183,8 @@ def _check_mmcif_complete(table, source: str) -> None:
   lengths = {len(v) for k, v in table.items()
              if k.startswith('_atom_site.') and isinstance(v, list)}
   if len(lengths) > 1:
-    raise _fail(source, 'file is truncated (_atom_site loop has an incomplete last row)')
+    raise _fail(source, '_atom_site loop has a row with missing or extra values '
+                '(truncated or ragged file)')
 
 
 def _parse_model(text: str, fmt: str, source: str):
@@ -140,6 +193,7 @@ def _parse_model(text: str, fmt: str, source: str):
     raise _fail(source, 'empty file')
   if fmt == 'pdb':
     _check_pdb_complete(text, source)
+    _check_pdb_coordinates(text, source)
     parser = PDBParser(QUIET=True)
   elif fmt == 'mmcif':
     if not text.lstrip().startswith('data_'):
@@ -150,6 +204,14 @@ def _parse_model(text: str, fmt: str, source: str):
   try:
     structure = parser.get_structure('structure', io.StringIO(text))
   except Exception as e:  # Biopython raises many types on malformed input.
+    ragged = None
+    if fmt == 'mmcif':  # a ragged _atom_site row shows up as e.g. "Invalid model number"
+      try:
+        _check_mmcif_complete(getattr(parser, '_mmcif_dict', None), source)
+      except StructureError as error:
+        ragged = error
+    if ragged is not None:
+      raise ragged from None
     detail = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
     raise _fail(source, f'malformed or truncated {_FORMAT_NAMES[fmt]} file ({detail})') from None
   if fmt == 'mmcif':
@@ -227,6 +289,22 @@ def _chain_arrays(chain) -> Optional[ChainArrays]:
   }
 
 
+def _checked_chain_arrays(chain, source: str) -> Optional[ChainArrays]:
+  """`_chain_arrays` with odd values (e.g. residue numbers beyond int32) as StructureError,
+  and the coordinates checked (`check_coordinates`)."""
+  try:
+    arrays = _chain_arrays(chain)
+  except (OverflowError, ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+    if isinstance(e, StructureError):
+      raise
+    raise _fail(source, f'chain {chain.id!r} holds values that cannot be read '
+                f'({type(e).__name__}: {e})') from None
+  if arrays is not None:
+    check_coordinates(arrays['atom_positions'], arrays['atom_mask'], arrays['residue_index'],
+                      f'{source} chain {chain.id!r}')
+  return arrays
+
+
 def parse_chain(text: str, fmt: str, chain_id: Optional[str] = None,
                 source: str = '<string>') -> ChainArrays:
   """Arrays of one protein chain of the first model (see module docstring for the rules)."""
@@ -238,14 +316,14 @@ def parse_chain(text: str, fmt: str, chain_id: Optional[str] = None,
     if not matching:
       available = ', '.join(repr(c.id) for c in chains) or 'none'
       raise _fail(source, f'chain {chain_id!r} not found; available chains: {available}')
-    arrays = _chain_arrays(matching[0])
+    arrays = _checked_chain_arrays(matching[0], source)
     if arrays is None:
-      protein_chains = [c.id for c in chains if _chain_arrays(c) is not None]
+      protein_chains = [c.id for c in chains if _checked_chain_arrays(c, source) is not None]
       raise _fail(source, f'chain {chain_id!r} has no protein residues; protein chains: '
                   f'{", ".join(repr(c) for c in protein_chains) or "none"}')
     return arrays
   for chain in chains:
-    arrays = _chain_arrays(chain)
+    arrays = _checked_chain_arrays(chain, source)
     if arrays is not None:
       return arrays
   raise _fail(source, 'no protein chain found (only waters, ligands or nucleic acids)')
@@ -254,4 +332,4 @@ def parse_chain(text: str, fmt: str, chain_id: Optional[str] = None,
 def list_protein_chains(text: str, fmt: str, source: str = '<string>') -> List[str]:
   """IDs of the chains of the first model that hold at least one protein residue."""
   model = _parse_model(text, fmt, source)
-  return [c.id for c in model if _chain_arrays(c) is not None]
+  return [c.id for c in model if _checked_chain_arrays(c, source) is not None]

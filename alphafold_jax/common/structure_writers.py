@@ -6,6 +6,9 @@
             auth_* numbering, B-factors); readable by MMCIFParser and MMCIF2Dict.
 
 Only atoms with mask > 0.5 are written; B-factors (e.g. pLDDT) come from `b_factors`.
+Numbers are checked before anything is written: coordinates and B-factors must be finite, and
+for PDB the coordinates must fit the Real(8.3) columns (-999.999..9999.999), else
+`StructureError` (columns would run together and be misread).
 The writers take any object with the `Protein` fields (aatype, atom_positions, atom_mask,
 residue_index, chain_id, b_factors and optionally insertion_codes).
 """
@@ -23,6 +26,22 @@ from Bio.PDB.Structure import Structure
 
 from alphafold_jax.common import atoms
 from alphafold_jax.common import residues
+from alphafold_jax.common.structure_io import PDB_COORDINATE_RANGE, StructureError
+
+
+def _check_numbers(protein, pdb: bool) -> None:
+  """StructureError unless the written atoms' coordinates/B-factors are finite (and, for PDB,
+  inside the coordinate columns' range)."""
+  present = np.asarray(protein.atom_mask) > 0.5  # [L, 37]
+  positions = np.asarray(protein.atom_positions, np.float64)[present]  # [n, 3]
+  bfactors = np.asarray(protein.b_factors, np.float64)[present]  # [n]
+  if not (np.all(np.isfinite(positions)) and np.all(np.isfinite(bfactors))):
+    raise StructureError(f'cannot write a structure with non-finite coordinates or B-factors '
+                         f'({int(np.sum(~np.isfinite(positions)))} non-finite coordinate values)')
+  low, high = PDB_COORDINATE_RANGE
+  if pdb and positions.size and (positions.min() < low or positions.max() > high):
+    raise StructureError(f'coordinates span {positions.min():.1f}..{positions.max():.1f} A, '
+                         f'beyond the PDB columns\' {low}..{high}; write mmCIF instead')
 
 
 def _resname(restype: int) -> str:
@@ -74,6 +93,7 @@ def _build_structure(protein) -> Structure:
 
 def to_pdb(protein) -> str:
   """PDB text of `protein` (one model, one chain, TER and END records)."""
+  _check_numbers(protein, pdb=True)
   pdbio = PDBIO()
   pdbio.set_structure(_build_structure(protein))
   out = io.StringIO()
@@ -120,6 +140,7 @@ def _mmcif_dict(protein, entry_id: str) -> Dict[str, object]:
 
 def to_mmcif(protein, entry_id: str = 'protein') -> str:
   """mmCIF text of `protein` (one model, one polymer entity, author numbering kept)."""
+  _check_numbers(protein, pdb=False)
   mmcifio = MMCIFIO()
   mmcifio.set_dict(_mmcif_dict(protein, entry_id))
   out = io.StringIO()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional
 
+from alphafold_jax.common.errors import UserError
 from alphafold_jax.common import protein
 from alphafold_jax.metrics.scoring import score_proteins
 
@@ -22,7 +23,7 @@ STRUCTURE_SUFFIXES = ('.pdb', '.cif', '.mmcif', '.ent')
 METRICS = ('ca_rmsd', 'lddt_ca', 'tm_score', 'gdt_ts', 'gdt_ha')
 
 
-class EvaluateError(ValueError):
+class EvaluateError(UserError):
   """Bad --pred/--ref directories (one-line message)."""
 
 

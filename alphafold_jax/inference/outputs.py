@@ -12,6 +12,7 @@ Files written per target NAME (`write_target`):
 pLDDT is rounded to 0.01 once; the same numbers go to the JSON and the B-factors, so a
 B-factor read back from the PDB equals the JSON value.
 
+Run directories: `output_dir.OutputDir` (checked before any work, target by target).
 Atomicity: `atomic_output_dir(out)` yields an empty temporary directory next to `out`;
 only when the block finishes without error are its files moved into `out` (created if
 needed); on any error the temporary directory is deleted and `out` is untouched.
@@ -102,9 +103,28 @@ def mean_plddt(sample) -> float:
   return round(float(np.mean(round_plddt(sample.plddt))), 2)
 
 
+def json_safe(value):
+  """`value` with every non-finite float (NaN, inf) replaced by None: JSON has no NaN."""
+  if isinstance(value, float) or isinstance(value, np.floating):
+    return float(value) if np.isfinite(value) else None
+  if isinstance(value, dict):
+    return {k: json_safe(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [json_safe(v) for v in value]
+  if isinstance(value, np.ndarray):
+    return json_safe(value.tolist())
+  if isinstance(value, np.integer):
+    return int(value)
+  return value
+
+
 def write_json(path: str, data: dict) -> None:
-  """One top-level key per line, each value compact (PAE rows stay short files)."""
-  items = [f' {json.dumps(key)}: {json.dumps(value, separators=(",", ":"))}'
+  """One top-level key per line, each value compact (PAE rows stay short files).
+
+  Non-finite numbers are written as null (`json_safe`), never as the invalid `NaN`.
+  """
+  data = json_safe(data)
+  items = [f' {json.dumps(key)}: {json.dumps(value, separators=(",", ":"), allow_nan=False)}'
            for key, value in data.items()]
   with open(path, 'w', encoding='utf-8') as f:
     f.write('{\n' + ',\n'.join(items) + '\n}\n')
@@ -158,7 +178,7 @@ def atomic_output_dir(out_dir: str) -> Iterator[str]:
   anchor = os.path.dirname(out_dir)  # nearest existing ancestor: same filesystem, no mkdirs yet
   while not os.path.isdir(anchor):
     anchor = os.path.dirname(anchor)
-  tmp = tempfile.mkdtemp(prefix=f'.{os.path.basename(out_dir)}.tmp-', dir=anchor)
+  tmp = tempfile.mkdtemp(prefix=f'.{os.path.basename(out_dir)}.tmp-{os.getpid()}-', dir=anchor)
   try:
     yield tmp
     _move_into_place(tmp, out_dir)

@@ -14,6 +14,13 @@ the recycling axis), so jax's own jit cache grows exactly when this counter does
 
 Samples: sample k uses seed `seed + k` for the MSA sampling/masking of the input pipeline and
 for the model's PRNG key; samples are ranked by mean pLDDT (AF2 monomer ranking confidence).
+
+Memory (memory.py): before a bucket's program runs, its need is estimated, first analytically
+(the pair representation alone: no compile) and then from XLA's buffer assignment of the
+compiled program (`compile().memory_analysis()`); if it exceeds the available memory the
+bucket is refused with `MemoryEstimateError` naming need, availability and the flag that would
+help. `run_targets` isolates targets: a failing one (refused, out of memory, non-finite
+output) is reported as a `TargetOutcome` with its error and the others still run.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from alphafold_jax.common.errors import UserError, one_line
+from alphafold_jax.inference import memory
 from alphafold_jax.inference import targets as targets_lib
+from alphafold_jax.inference.memory import MemoryEstimateError
 from alphafold_jax.inference.targets import Target
 from data_pipeline.transforms import DEFAULT_BUCKETS
 
@@ -95,16 +105,27 @@ def input_signature(features: Mapping[str, np.ndarray]) -> tuple:
   return tuple(sorted((k, v.shape, str(v.dtype)) for k, v in model_inputs(features).items()))
 
 
-class Predictor:
-  """A model with its parameters, compiled once per length bucket."""
+class PredictionError(UserError):
+  """A prediction came out unusable (e.g. non-finite coordinates)."""
 
-  def __init__(self, config, params, buckets: Sequence[int] = DEFAULT_BUCKETS):
+
+class Predictor:
+  """A model with its parameters, compiled once per length bucket.
+
+  available_bytes: memory the model may use (default: `memory.available_bytes()`, which reads
+  ALPHAFOLD_JAX_AVAILABLE_MEMORY_MIB when set); a bucket whose estimate exceeds it is refused.
+  """
+
+  def __init__(self, config, params, buckets: Sequence[int] = DEFAULT_BUCKETS,
+               available_bytes: Optional[int] = None):
     from alphafold_jax.model import RunModel  # pylint: disable=import-outside-toplevel
     self.config = config
     self.buckets = tuple(sorted(int(b) for b in buckets))
     self.runner = RunModel(config, params)
+    self.available_bytes = available_bytes
     self.compiled_buckets: List[int] = []  # bucket of each compile, in order
     self._signatures: set = set()  # input (key, shape, dtype) tuples already compiled
+    self._refused: Dict[tuple, MemoryEstimateError] = {}  # signature -> refusal
 
   @property
   def num_compiles(self) -> int:
@@ -126,13 +147,21 @@ class Predictor:
     bucket = self.bucket_for(len(target))
     features = self.features(target, seed, raw)
     signature = input_signature(features)
+    if signature in self._refused:
+      raise self._refused[signature].for_target(target.name, len(target))
     if signature not in self._signatures:  # jax.jit retraces + compiles exactly here
+      self._check_memory(signature, features, bucket, target)
       self._signatures.add(signature)
       self.compiled_buckets.append(bucket)
-      log.info('compiling for bucket %d (first target %s, length %d); compile #%d',
-               bucket, target.name, len(target), self.num_compiles)
     out = self.runner.predict(features, random_seed=seed)
     n = len(target)
+    positions = np.asarray(out['final_atom_positions'][:n])
+    present = np.asarray(out['final_atom_mask'][:n]) > 0.5
+    bad = int(np.sum(~np.isfinite(positions[present]))) + int(
+        np.sum(~np.isfinite(np.asarray(out['plddt'][:n]))))
+    if bad:
+      raise PredictionError(f'target {target.name!r}: the prediction holds {bad} non-finite '
+                            'values (coordinates / pLDDT); check the parameters')
     pae = out.get('predicted_aligned_error')
     return Sample(
         seed=int(seed),
@@ -145,6 +174,90 @@ class Predictor:
         max_predicted_aligned_error=(None if 'max_predicted_aligned_error' not in out
                                      else float(out['max_predicted_aligned_error'])),
         ptm=None if 'ptm' not in out else float(out['ptm']))
+
+
+  def _check_memory(self, signature: tuple, features: dict, bucket: int, target: Target) -> None:
+    """Refuses (MemoryEstimateError, remembered per signature) a program that will not fit;
+    compiles it ahead of time for the estimate (jax.jit reuses that executable)."""
+    from alphafold_jax.model.run_model import model_inputs  # pylint: disable=import-outside-toplevel
+    available = (memory.available_bytes() if self.available_bytes is None
+                 else int(self.available_bytes))
+    batch = model_inputs(features)
+    try:
+      floor = memory.analytic_floor_bytes(self.config, batch)
+      memory.check_fits(floor, available, 'analytic lower bound', bucket, target.name,
+                        len(target))
+      log.info('compiling for bucket %d (first target %s, length %d); compile #%d',
+               bucket, target.name, len(target), self.num_compiles + 1)
+      need = self._compiled_need(batch)
+      if need is not None:
+        memory.check_fits(need, available, 'compiled estimate', bucket, target.name,
+                          len(target))
+    except MemoryEstimateError as e:
+      self._refused[signature] = e
+      raise
+
+
+  def _compiled_need(self, batch: dict) -> Optional[int]:
+    """Bytes of the compiled program (XLA memory analysis); jax.jit's cache keeps the executable
+    for the call that follows. None for runners without a jitted apply (test doubles)."""
+    apply = getattr(self.runner, '_apply', None)  # RunModel's jitted apply
+    if not hasattr(apply, 'lower'):
+      return None
+    import jax  # pylint: disable=import-outside-toplevel
+    lowered = apply.lower(self.runner.params, jax.random.PRNGKey(0), batch, np.int32(0))
+    return memory.compiled_bytes(lowered.compile())
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetOutcome:
+  """What became of one target: `result` when predicted, else `status` and `error`."""
+  target: Target
+  status: str  # 'ok' | 'failed' | 'skipped'
+  result: Optional[TargetResult] = None
+  error: Optional[str] = None  # one line
+
+
+def run_targets(predictor: Predictor, targets: Sequence[Target], num_samples: int = 1,
+                seed: int = 0, progress: bool = False,
+                raw_features: Optional[Mapping[str, dict]] = None,
+                max_length: Optional[int] = None) -> Iterator[TargetOutcome]:
+  """Like `predict_targets`, but every target is isolated: any failure of one target (memory
+  refusal, out of memory at run time, non-finite output) is yielded as a 'failed' outcome with
+  a one-line error and the next target runs; targets longer than `max_length` are 'skipped'.
+  KeyboardInterrupt (SIGINT/SIGTERM) is not caught."""
+  from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+  order = sorted(range(len(targets)), key=lambda i: predictor.bucket_for(len(targets[i])))
+  with tqdm(total=len(targets), desc='predict', unit='target', disable=not progress) as bar:
+    for i in order:
+      target = targets[i]
+      bar.set_postfix_str(f'{target.name} (L={len(target)})')
+      if max_length is not None and len(target) > max_length:
+        bar.update(1)
+        yield TargetOutcome(target, 'skipped', error=f'{len(target)} residues > --max-length '
+                            f'{max_length}')
+        continue
+      try:
+        raw = (raw_features or {}).get(target.name) or targets_lib.raw_features(target)
+        samples = [predictor.predict(target, seed + k, raw) for k in range(num_samples)]
+      except Exception as e:  # pylint: disable=broad-except  (isolation: report, go on)
+        bar.update(1)
+        yield TargetOutcome(target, 'failed', error=describe_failure(e))
+        continue
+      bar.update(1)
+      yield TargetOutcome(target, 'ok', TargetResult(target=target, samples=samples,
+                                                     ranking=rank_samples(samples)))
+
+
+def describe_failure(error: BaseException) -> str:
+  """One line for a failed target; XLA's out-of-memory errors are named as such."""
+  text = one_line(error)
+  if isinstance(error, (UserError, ValueError)):
+    return text
+  if isinstance(error, MemoryError) or 'RESOURCE_EXHAUSTED' in text or 'allocat' in text:
+    return (f'out of memory while running the model ({type(error).__name__}: {text[:200]}); '
+            'try --max-length or a machine with more memory')
+  return f'{type(error).__name__}: {text[:300]}'
 
 
 def predict_targets(predictor: Predictor, targets: Sequence[Target], num_samples: int = 1,

@@ -25,6 +25,7 @@ import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from alphafold_jax.common.errors import UserError
 from alphafold_jax.common import residue_constants as rc
 from data_pipeline import parsers
 from data_pipeline.errors import PipelineError
@@ -33,7 +34,7 @@ ALLOWED_LETTERS = ''.join(rc.restypes) + 'X'
 _NAME_UNSAFE = re.compile(r'[^A-Za-z0-9._-]+')
 
 
-class InputError(ValueError):
+class InputError(UserError):
   """A FASTA/MSA input problem (one-line message naming file, record and position)."""
 
 
@@ -102,8 +103,11 @@ def parse_fasta_targets(text: str, source: str = '<string>') -> List[Target]:
                        f'both give the output name {name!r}; make the first words of the '
                        'headers unique')
     seen[name.lower()] = index
-    targets.append(Target(name=name, description=description,
-                          sequence=check_sequence(sequence, name)))
+    try:
+      sequence = check_sequence(sequence, name)
+    except InputError as e:
+      raise InputError(f'FASTA file {source}: {e}') from None
+    targets.append(Target(name=name, description=description, sequence=sequence))
   return targets
 
 

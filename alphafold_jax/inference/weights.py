@@ -18,6 +18,7 @@ mis-shaped entry.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.resources
 import json
 import os
@@ -68,8 +69,10 @@ def default_preset(preferred: str = 'model_1_ptm') -> str:
   raise ParamsError(f'several bundled weights ({", ".join(have)}); choose one with --preset')
 
 
+@functools.lru_cache(maxsize=8)
 def expected_param_shapes(config) -> Mapping[str, Mapping[str, Any]]:
-  """{scope: {name: ShapeDtypeStruct}} of the model built from `config` (no compute)."""
+  """{scope: {name: ShapeDtypeStruct}} of the model built from `config` (no compute; cached
+  per config, which is a frozen dataclass: repeated runs in one process trace it once)."""
   # pylint: disable=import-outside-toplevel
   from alphafold_jax.model import RunModel
   from alphafold_jax.model.run_model import model_inputs
@@ -83,6 +86,9 @@ def expected_param_shapes(config) -> Mapping[str, Mapping[str, Any]]:
 
 def _checkpoint_root(directory: str) -> str:
   directory = os.fspath(directory)
+  if os.path.isfile(directory):
+    raise ParamsError(f'--checkpoint {directory} is a file; expected a training run directory '
+                      '(for an .npz parameter file use --params)')
   if not os.path.isdir(directory):
     raise ParamsError(f'checkpoint directory not found: {directory}')
   nested = os.path.join(directory, 'checkpoints')
@@ -95,6 +101,19 @@ def _finalised_steps(root: str) -> List[int]:
                 reverse=True)
 
 
+def restorable_steps(directory: str) -> List[int]:
+  """Finalised checkpoint steps under `directory`, newest first; ParamsError when none."""
+  root = _checkpoint_root(directory)
+  try:
+    steps = _finalised_steps(root)
+  except OSError as e:
+    raise ParamsError(f'cannot read checkpoint directory {root}: {e.strerror or e}') from None
+  if not steps:
+    raise ParamsError(f'no finalised checkpoint in {root} (expected <step>/ directories '
+                      'written by alphafold-jax train)')
+  return steps
+
+
 def restore_checkpoint_params(directory: str) -> Tuple[dict, dict]:
   """(params as NumPy {scope: {name: array}}, metadata) of the newest usable checkpoint.
 
@@ -102,10 +121,7 @@ def restore_checkpoint_params(directory: str) -> Tuple[dict, dict]:
   """
   import orbax.checkpoint as ocp  # pylint: disable=import-outside-toplevel
   root = _checkpoint_root(directory)
-  steps = _finalised_steps(root)
-  if not steps:
-    raise ParamsError(f'no finalised checkpoint in {root} (expected <step>/ directories '
-                      'written by alphafold-jax train)')
+  steps = restorable_steps(directory)
   problems = []
   for step in steps:
     path = os.path.join(root, str(step))
@@ -126,7 +142,7 @@ def restore_checkpoint_params(directory: str) -> Tuple[dict, dict]:
     meta = dict(out['meta'] or {})
     meta['step'] = step
     return {scope: dict(leaves) for scope, leaves in params.items()}, meta
-  raise ParamsError('no usable checkpoint in ' + root + ':\n  ' + '\n  '.join(problems))
+  raise ParamsError(f'no usable checkpoint in {root}: ' + '; '.join(p[:200] for p in problems))
 
 
 def checkpoint_preset(directory: str) -> Optional[str]:

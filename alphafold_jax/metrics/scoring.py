@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alphafold_jax.common.errors import UserError
 from alphafold_jax.metrics.gdt import GDT_HA_CUTOFFS, GDT_TS_CUTOFFS, gdt_fractions
 from alphafold_jax.metrics.lddt import lddt
 from alphafold_jax.metrics.rmsd import rmsd
@@ -18,7 +19,7 @@ from alphafold_jax.metrics.tm_score import tm_d0, tm_score
 _CA = 1  # atom37 index of CA
 
 
-class ScoreError(ValueError):
+class ScoreError(UserError):
   """Two structures cannot be scored against each other."""
 
 
@@ -33,6 +34,13 @@ def score_proteins(model, reference, align: str = 'auto') -> dict:
                      'need at least 3 (try --align sequence or check the chains)')
   pred = model.atom_positions[a, _CA].astype(np.float64)  # [N, 3]
   ref = reference.atom_positions[b, _CA].astype(np.float64)  # [N, 3]
+  if not (np.all(np.isfinite(pred)) and np.all(np.isfinite(ref))):
+    raise ScoreError('non-finite CA coordinates in the ' +
+                     ('model' if not np.all(np.isfinite(pred)) else 'reference'))
+  # Every score is invariant to translating either structure: centre each in float64 first so
+  # far-off coordinates (up to the reader's 1e5 A bound) lose no precision in float32 maths.
+  pred = pred - pred.mean(axis=0)
+  ref = ref - ref.mean(axis=0)
   ones = np.ones(len(a), bool)
   tm = tm_score(pred, ref, ones, norm_length=ref_length)
   ts = gdt_fractions(pred, ref, ones, GDT_TS_CUTOFFS, norm_length=ref_length)

@@ -22,6 +22,7 @@ from typing import Any, Mapping, Optional, Tuple
 import jax
 import orbax.checkpoint as ocp
 
+from alphafold_jax.common.errors import UserError
 from alphafold_jax import params as params_lib
 from alphafold_jax.training.state import TrainState
 
@@ -30,7 +31,7 @@ _FINALIZED_FILE = '_CHECKPOINT_METADATA'
 log = logging.getLogger(__name__)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
   """No usable checkpoint, or a checkpoint does not fit the model."""
 
 

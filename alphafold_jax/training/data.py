@@ -9,7 +9,11 @@ perm_epoch[g % n] with epoch = g // n. So batch(step) never depends on what ran 
 a resumed run sees exactly the batches it would have seen, and every process of a
 multi-host job builds the same global batch (sharding.shard_batch keeps its part).
 
-`load_structures` reads a directory of PDB / mmCIF files (NumPy only) for the presets;
+`load_structures` reads a directory of PDB / mmCIF files (.gz too, as `score` reads them) and
+validates every one up front: an unreadable or corrupt file, one with non-finite or far-off
+coordinates, fewer than MIN_CA_RESIDUES residues with a CA atom, or a duplicate name is
+skipped and counted (`on_skip(path, reason)`), so training never fails late on a bad entry;
+no usable structure at all is a DataError naming the directory.
 `DatasetSampler` wraps a data_pipeline.examples.ExampleSet (the presets' `make_examples`, or
 data_pipeline.dataset.StructureDataset: MSAs on disk), building every example afresh (crop,
 MSA processing) with the same step-keyed order.
@@ -23,15 +27,18 @@ from typing import (Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
 
 import numpy as np
 
+from alphafold_jax.common.errors import UserError, one_line
 from alphafold_jax.common import protein as protein_lib
 
 Batch = Dict[str, np.ndarray]
 BatchFn = Callable[[int], Batch]
 
 STRUCTURE_SUFFIXES = ('.pdb', '.cif', '.mmcif', '.ent')
+MIN_CA_RESIDUES = 3  # superposition / evaluation need at least 3 resolved CA atoms
+_CA = 1  # atom37 index of CA
 
 
-class DataError(ValueError):
+class DataError(UserError):
   """Training data is missing or malformed."""
 
 
@@ -141,26 +148,76 @@ def as_batch_fn(batches: Union[BatchFn, Iterable[Batch]]) -> Callable[[int], Ite
   return from_iterable
 
 
+def structure_name(filename: str) -> Optional[str]:
+  """'1CRN.pdb' -> '1CRN', '1crn.cif.gz' -> '1crn'; None for other files."""
+  lower = filename.lower()
+  base = filename[:-3] if lower.endswith('.gz') else filename
+  stem, ext = os.path.splitext(base)
+  return stem if ext.lower() in STRUCTURE_SUFFIXES and stem else None
+
+
 def list_structure_files(data_dir: str | os.PathLike) -> List[str]:
-  """Sorted structure files (PDB / mmCIF) in a directory."""
+  """Sorted structure files (PDB / mmCIF, optionally .gz) in a directory."""
   data_dir = os.fspath(data_dir)
   if not os.path.isdir(data_dir):
     raise DataError(f'data directory not found: {data_dir}')
-  files = sorted(os.path.join(data_dir, f) for f in os.listdir(data_dir)
-                 if f.lower().endswith(STRUCTURE_SUFFIXES))
+  try:
+    names = os.listdir(data_dir)
+  except OSError as e:
+    raise DataError(f'cannot list data directory {data_dir}: {e.strerror or e}') from None
+  files = sorted(os.path.join(data_dir, f) for f in names if structure_name(f) is not None)
   if not files:
-    raise DataError(f'no structure files ({", ".join(STRUCTURE_SUFFIXES)}) in {data_dir}')
+    raise DataError(f'no structure files ({", ".join(STRUCTURE_SUFFIXES)}, optionally .gz) in '
+                    f'{data_dir}')
   return files
 
 
-def load_structures(data_dir: str | os.PathLike) -> List[Tuple[str, protein_lib.Protein]]:
-  """[(name, Protein)] for every structure file in `data_dir` (first chain of each)."""
-  out = []
+def check_training_structure(prot: protein_lib.Protein) -> Optional[str]:
+  """Why `prot` cannot be a training example, or None when it can."""
+  num_ca = int(np.sum(np.asarray(prot.atom_mask)[:, _CA] > 0))
+  if num_ca < MIN_CA_RESIDUES:
+    return (f'{num_ca} residue(s) with a CA atom, need at least {MIN_CA_RESIDUES}'
+            if num_ca else 'no CA atoms')
+  return None
+
+
+def _warn_skip(path: str, reason: str) -> None:
+  import logging  # pylint: disable=import-outside-toplevel
+  logging.getLogger(__name__).warning('skipping %s: %s', path, reason)
+
+
+def load_structures(data_dir: str | os.PathLike,
+                    on_skip: Optional[Callable[[str, str], None]] = None
+                    ) -> List[Tuple[str, protein_lib.Protein]]:
+  """[(name, Protein)] for every usable structure file in `data_dir` (first chain of each).
+
+  Bad files are skipped, each reported once as `on_skip(path, reason)` (default: a logged
+  warning); DataError when none is usable.
+  """
+  on_skip = _warn_skip if on_skip is None else on_skip
+  out, seen, skipped = [], {}, 0
   for path in list_structure_files(data_dir):
-    name = os.path.splitext(os.path.basename(path))[0]
-    try:
-      out.append((name, protein_lib.from_file(path)))
-    except Exception as e:  # pylint: disable=broad-except
-      raise DataError(f'cannot read structure {path}: {e}') from e
+    name = structure_name(os.path.basename(path))
+    reason = None
+    if name.lower() in seen:
+      reason = f'same name as {os.path.basename(seen[name.lower()])}'
+    else:
+      try:
+        prot = protein_lib.from_file(path)
+      except UserError as e:
+        reason = one_line(e).replace(f'{path}: ', '').replace(f'{path} ', '')
+      except Exception as e:  # pylint: disable=broad-except  (any unreadable file is skipped)
+        reason = f'{type(e).__name__}: {one_line(e)}'
+      else:
+        reason = check_training_structure(prot)
+    if reason is not None:
+      skipped += 1
+      on_skip(path, reason)
+      continue
+    seen[name.lower()] = path
+    out.append((name, prot))
+  if not out:
+    raise DataError(f'no usable structure in {os.fspath(data_dir)}: all {skipped} file(s) were '
+                    'skipped (see the warnings above)')
   return out
 

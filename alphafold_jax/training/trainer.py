@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 import jax
 import numpy as np
 
+from alphafold_jax.common.errors import UserError
 from alphafold_jax.training import checkpoints as ckpt_lib
 from alphafold_jax.training import data as data_lib
 from alphafold_jax.training import logging as log_lib
@@ -39,8 +40,9 @@ from alphafold_jax.training.train_step import jit_train_step, make_train_step
 _RESUME_MUTABLE = ('num_steps', 'log_every', 'checkpoint_every', 'keep_checkpoints', 'eval_every')
 
 
-class TrainingDivergedError(FloatingPointError):
-  """The loss or gradient norm became NaN / inf."""
+class TrainingDivergedError(FloatingPointError, UserError):
+  """The loss or gradient norm became NaN / inf (a user-facing failure: e.g. the learning
+  rate; the CLI prints it as one error line)."""
 
 
 @dataclasses.dataclass
@@ -113,6 +115,12 @@ class Trainer:
         state, saved_meta = checkpointer.restore(state)
         _check_resume_config(saved_meta.get('train_config', {}), config)
         resumed_from = int(jax.device_get(state.step))
+        if resumed_from > config.num_steps:
+          raise ckpt_lib.CheckpointError(
+              f'cannot resume: num_steps {config.num_steps} is below step {resumed_from} of the '
+              f'newest checkpoint in {checkpointer.directory}')
+      else:
+        _note(f'resume: no checkpoint in {checkpointer.directory}; starting from step 0')
     start = int(jax.device_get(state.step))
     if logger is not None:
       if resume:
@@ -171,6 +179,12 @@ def train(loss_fn: Callable, init_params: Any, batches, config: TrainConfig,
           mesh: Optional[jax.sharding.Mesh] = None, **fit_kwargs) -> TrainResult:
   """One-shot `Trainer(loss_fn, config, mesh).fit(init_params, batches, **fit_kwargs)`."""
   return Trainer(loss_fn, config, mesh).fit(init_params, batches, **fit_kwargs)
+
+
+def _note(message: str) -> None:
+  """An INFO log line (the CLI prints its own note before training starts)."""
+  import logging  # pylint: disable=import-outside-toplevel
+  logging.getLogger(__name__).info(message)
 
 
 def _past(deadline: float) -> bool:

@@ -166,9 +166,11 @@ def test_parse_stockholm_multi_block_and_bad_rows():
   assert [list(r) for r in msa.deletion_matrix] == [[0] * 5, [0, 0, 1, 0, 1]]
   assert list(msa.descriptions) == ['q', 'h1']
   with pytest.raises(ParseError, match=r"row 1 \('h1'\)"):
-    parsers.parse_stockholm('q ACDE\nh1 ACD\n')
-  with pytest.raises(ParseError, match='line 2'):
-    parsers.parse_stockholm('q ACDE\nh1 AC DE\n')
+    parsers.parse_stockholm('# STOCKHOLM 1.0\nq ACDE\nh1 ACD\n')
+  with pytest.raises(ParseError, match='line 3'):
+    parsers.parse_stockholm('# STOCKHOLM 1.0\nq ACDE\nh1 AC DE\n')
+  with pytest.raises(ParseError, match='STOCKHOLM'):  # issue 23: the header is required
+    parsers.parse_stockholm('q ACDE\nh1 ACDE\n')
   with pytest.raises(ParseError, match='no sequence rows'):
     parsers.parse_stockholm('# STOCKHOLM 1.0\n//\n')
 
