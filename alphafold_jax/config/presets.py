@@ -6,7 +6,8 @@ pipeline's field together). Aliases for nested fields users ask for by AF2's fla
 `template_pair_stack_num_block`, `structure_module_num_layer`.
 
 Presets: `model_1`..`model_5` and `model_1_ptm`..`model_5_ptm` equal AF2 v2.3 monomer
-(Jumper et al. 2021, Suppl. Table 5), `tiny` (tests) and `nano_ipa` (CPU training).
+(Jumper et al. 2021, Suppl. Table 5), `model_{1..5}_multimer_v3` (and `_v2`) AF2-Multimer v2.3,
+`tiny` (tests) and `nano_ipa` (CPU training).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from alphafold_jax.model.heads import (DistogramHeadConfig, ExperimentallyResolv
                                        MaskedMsaHeadConfig, PredictedAlignedErrorHeadConfig,
                                        PredictedLDDTHeadConfig)
 from alphafold_jax.model.structure_module import StructureModuleConfig
+from alphafold_jax.model.multimer import embeddings_and_evoformer as multimer_embeddings
+from data_pipeline.multimer.config import MultimerFeatureConfig
 from data_pipeline.processed_features import FeatureConfig
 
 _field = dataclasses.field
@@ -53,6 +56,7 @@ class ModelConfig:
   heads: HeadsConfig = _field(default_factory=HeadsConfig)
   losses: LossConfig = _field(default_factory=LossConfig)
   recycle_early_stop_tolerance: float = 0.0
+  multimer: bool = False  # AF2-Multimer model (model/multimer/) and input pipeline
 
   @property
   def num_recycle(self) -> int:
@@ -122,7 +126,28 @@ def _nano_ipa() -> ModelConfig:
       losses=LossConfig(filter_by_resolution=False))
 
 
+def _af2_multimer(name: str) -> ModelConfig:
+  """AF2-Multimer presets (alphafold/model/config.py CONFIG_MULTIMER + CONFIG_DIFFS):
+  v3 = fused triangle projections, 508 MSA clusters, 2048 extra rows (1152 for models 4-5),
+  20 recycles with early stop at 0.5 A; v2 = unfused, 252 / 1152, 3 recycles, no early stop."""
+  v3 = name.endswith('_v3')
+  index = int(name.split('_')[1])
+  evo = multimer_embeddings.MultimerEmbeddingsConfig(
+      num_msa=508 if v3 else 252, num_extra_msa=2048 if v3 and index <= 3 else 1152)
+  cfg = ModelConfig(
+      name=name, multimer=True,
+      data=MultimerFeatureConfig(num_recycle=20 if v3 else 3),
+      evoformer=evo,
+      structure_module=dataclasses.replace(StructureModuleConfig(), position_scale=20.0),
+      heads=HeadsConfig(masked_msa=MaskedMsaHeadConfig(num_output=22)),
+      losses=LossConfig.fine_tuning(pae_weight=0.1),
+      recycle_early_stop_tolerance=0.5 if v3 else 0.0)
+  return cfg if v3 else replace_everywhere(cfg, fuse_projection_weights=False)
+
+
 PRESETS: Mapping[str, Callable[[], ModelConfig]] = types.MappingProxyType({
+    **{f'model_{i}_multimer{v}': (lambda n=f'model_{i}_multimer{v}': _af2_multimer(n))
+       for i in range(1, 6) for v in ('_v2', '_v3')},
     **{f'model_{i}{s}': (lambda n=f'model_{i}{s}': _af2_monomer(n))
        for i in range(1, 6) for s in ('', '_ptm')},
     'tiny': _tiny,

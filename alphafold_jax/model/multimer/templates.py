@@ -40,13 +40,22 @@ from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.ops.layer_stack import layer_stack
 
 
+def fused_template_stack_config() -> TemplatePairStackConfig:
+  """The template pair stack of v3 files: fused triangle-multiplication projections."""
+  stack = TemplatePairStackConfig()
+  fused = {k: dataclasses.replace(getattr(stack, k), fuse_projection_weights=True)
+           for k in ('triangle_multiplication_outgoing', 'triangle_multiplication_incoming')}
+  return dataclasses.replace(stack, **fused)
+
+
 @dataclasses.dataclass(frozen=True)
 class MultimerTemplateConfig:
   """AF2-Multimer v2.3 `embeddings_and_evoformer.template` (fused triangle multiplications)."""
   enabled: bool = True
   num_channels: int = 64
   dgram_features: DistogramBins = DistogramBins(min_bin=3.25, max_bin=50.75, num_bins=39)
-  template_pair_stack: TemplatePairStackConfig = TemplatePairStackConfig()
+  template_pair_stack: TemplatePairStackConfig = dataclasses.field(
+      default_factory=fused_template_stack_config)
 
 
 class TemplateEmbeddingIteration(hk.Module):

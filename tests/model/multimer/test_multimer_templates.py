@@ -11,7 +11,6 @@ import pytest
 
 from alphafold_jax.model.multimer.templates import (MultimerTemplateConfig, TemplateEmbedding,
                                                     template_rows)
-from alphafold_jax.model.templates import TemplatePairStackConfig
 from alphafold_jax.ops.global_config import GlobalConfig
 from tests.model.multimer.multimer_testing import random_params
 
@@ -35,10 +34,9 @@ def _oracle_cfg():
 
 
 def our_config():
-  stack = TemplatePairStackConfig(num_block=2)
-  fused = {k: dataclasses.replace(getattr(stack, k), fuse_projection_weights=True)
-           for k in ('triangle_multiplication_outgoing', 'triangle_multiplication_incoming')}
-  return MultimerTemplateConfig(template_pair_stack=dataclasses.replace(stack, **fused))
+  cfg = MultimerTemplateConfig()
+  return dataclasses.replace(cfg, template_pair_stack=dataclasses.replace(
+      cfg.template_pair_stack, num_block=2))
 
 
 def _inputs(seed):
