@@ -7,7 +7,7 @@ pipeline's field together). Aliases for nested fields users ask for by AF2's fla
 
 Presets: `model_1`..`model_5` and `model_1_ptm`..`model_5_ptm` equal AF2 v2.3 monomer
 (Jumper et al. 2021, Suppl. Table 5), `model_{1..5}_multimer_v3` (and `_v2`) AF2-Multimer v2.3,
-`tiny` (tests) and `nano_ipa` (CPU training).
+`tiny` / `tiny_multimer` (tests) and `nano_ipa` (CPU training).
 """
 
 from __future__ import annotations
@@ -145,12 +145,25 @@ def _af2_multimer(name: str) -> ModelConfig:
   return cfg if v3 else replace_everywhere(cfg, fuse_projection_weights=False)
 
 
+def _tiny_multimer() -> ModelConfig:
+  """A small AF2-Multimer for tests and CLI checks (every module present, odd widths)."""
+  return replace_everywhere(
+      _af2_multimer('model_1_multimer_v3'), name='tiny_multimer', msa_channel=12,
+      pair_channel=10, seq_channel=14, extra_msa_channel=6, evoformer_num_block=1,
+      extra_msa_stack_num_block=1, num_head=2, num_outer_channel=4, num_intermediate_channel=6,
+      num_channels=8, num_channel=16, num_scalar_qk=4, num_scalar_v=4, num_point_qk=2,
+      num_point_v=3, num_layer=2, key_dim=None, value_dim=None, num_recycle=1, num_msa=6,
+      num_extra_msa=5, recycle_early_stop_tolerance=0.0,
+      **{'evoformer.template.template_pair_stack.num_block': 1})
+
+
 PRESETS: Mapping[str, Callable[[], ModelConfig]] = types.MappingProxyType({
     **{f'model_{i}_multimer{v}': (lambda n=f'model_{i}_multimer{v}': _af2_multimer(n))
        for i in range(1, 6) for v in ('_v2', '_v3')},
     **{f'model_{i}{s}': (lambda n=f'model_{i}{s}': _af2_monomer(n))
        for i in range(1, 6) for s in ('', '_ptm')},
     'tiny': _tiny,
+    'tiny_multimer': _tiny_multimer,
     'nano_ipa': _nano_ipa,
 })
 

@@ -60,9 +60,17 @@ def chain_raw_features(chain: ChainInput, chain_id: str, with_pairing: bool) -> 
       raw.update(pairing_msa_features(msas))
   except PipelineError as e:
     raise ComplexError(f'chain {chain_id}: {e}') from None
-  if chain.templates:
-    raw.update(chain.templates)
+  # No templates: zero template features, as AF2's pipeline gives when its search finds none
+  # (the merged example always has max_templates slots).
+  raw.update(chain.templates if chain.templates else empty_templates(len(chain.sequence)))
   return raw
+
+
+def empty_templates(num_res: int) -> Dict[str, np.ndarray]:
+  """Monomer-style template features with zero templates (template_aatype [0, L, 22], ...)."""
+  return {'template_aatype': np.zeros((0, num_res, 22), np.float32),
+          'template_all_atom_positions': np.zeros((0, num_res, 37, 3), np.float32),
+          'template_all_atom_masks': np.zeros((0, num_res, 37), np.float32)}
 
 
 def assemble(raw_chains: Mapping[str, Mapping[str, np.ndarray]],
