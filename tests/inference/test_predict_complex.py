@@ -14,7 +14,9 @@ from alphafold_jax.config import model_config
 from alphafold_jax.model import RunModel
 from alphafold_jax.params import save_alphafold_params
 from data_pipeline import parsers
+from alphafold_jax.inference.complexes import parse_complexes
 from data_pipeline.multimer import ChainInput, make_multimer_features
+from tests.model.multimer.multimer_testing import random_params
 
 MSA = pathlib.Path(__file__).resolve().parents[1] / 'data' / 'msa'
 A3M_A = MSA / 'af2_pipeline_example' / 'bfd_uniclust_hits.a3m'
@@ -27,9 +29,10 @@ def _query(path):
 
 @pytest.fixture(scope='module')
 def params_file(tmp_path_factory):
+  # random values in the model's parameter tree (no init compile)
   model = RunModel(model_config('tiny_multimer'))
   feats = make_multimer_features([ChainInput('ACDEFGHIK'), ChainInput('LMNPQRSTV')])
-  params = model.init_params(feats, random_seed=0)
+  params = random_params(model.param_shapes(feats), seed=0)
   path = tmp_path_factory.mktemp('params') / 'params_tiny_multimer.npz'
   save_alphafold_params(params, path)
   return str(path)
@@ -64,14 +67,12 @@ def test_predict_colabfold_dimer_writes_two_chains_with_iptm(tmp_path, params_fi
   assert np.asarray(info['predicted_aligned_error']).shape == (len(seq_a) + len(seq_b),) * 2
 
 
-def test_predict_af2_style_records_form_one_complex(tmp_path, params_file, capsys):
-  fasta = tmp_path / 'two_records.fasta'
-  fasta.write_text('>first\nMKTAYIAKQR\n>second\nGSHMLEDPVA\n')
-  out = tmp_path / 'out'
-  rc = cli.main(['predict', str(fasta), '--preset', 'tiny_multimer', '--params', params_file,
-                 '--out', str(out), '--quiet', '--no-plots'])
-  assert rc == 0, capsys.readouterr().err
-  assert _pdb_chains((out / 'first.pdb').read_text()) == {'A': 10, 'B': 10}
+def test_complex_rule_af2_records_and_colabfold_colons():
+  one = parse_complexes('>first desc\nMKTAYIAKQR\n>second\nGSHMLEDPVA\n>third\nMKTAYIAKQR\n')
+  assert [(c.name, c.sequences, c.chain_ids) for c in one] == [
+      ('first', ('MKTAYIAKQR', 'GSHMLEDPVA', 'MKTAYIAKQR'), ('A', 'B', 'C'))]
+  two = parse_complexes('>d1\nMKTA:GSHM\n>m2\nACDE\n')  # any ':' -> one complex per record
+  assert [(c.name, c.sequences) for c in two] == [('d1', ('MKTA', 'GSHM')), ('m2', ('ACDE',))]
 
 
 @pytest.mark.parametrize('fasta_text,msa,words', [
