@@ -112,6 +112,27 @@ def complex_features(cplx: Complex) -> Dict[str, np.ndarray]:
     raise InputError(f'complex {cplx.name!r}: {e}') from None
 
 
+def input_order(cplx: Complex, example: Dict[str, np.ndarray]) -> np.ndarray:
+  """Residue permutation [N] from the model's order back to the FASTA chain order.
+
+  The merged example groups copies of a sequence together (AF2's entity order: asym_id 1, 2
+  for the copies of the first sequence, ...); outputs are written in the input order instead,
+  so chain A is always the first sequence of the record.
+  """
+  entity_of, copies, asym_of_chain = {}, {}, []
+  for seq in cplx.sequences:
+    entity_of.setdefault(seq, len(entity_of))
+    copies[seq] = copies.get(seq, 0) + 1
+  order = sorted(((entity_of[s], k) for s in entity_of for k in range(copies[s])))
+  asym_by_key = {key: i + 1 for i, key in enumerate(order)}
+  seen = {}
+  for seq in cplx.sequences:
+    asym_of_chain.append(asym_by_key[(entity_of[seq], seen.get(seq, 0))])
+    seen[seq] = seen.get(seq, 0) + 1
+  asym = np.asarray(example['asym_id'])
+  return np.concatenate([np.flatnonzero(asym == a) for a in asym_of_chain])
+
+
 def to_multichain_pdb(cplx: Complex, positions: np.ndarray, atom_mask: np.ndarray,
                       plddt: np.ndarray) -> str:
   """PDB text: one chain per sequence (ids A, B, ...), residues 1..L_c, pLDDT B-factors."""
@@ -206,6 +227,12 @@ def run(args, preset: str) -> int:
       order = sorted(range(len(preds)), key=lambda k: -float(preds[k][1].get(
           'ranking_confidence', np.mean(preds[k][1]['plddt']))))
       seed, best = preds[order[0]]
+      perm = input_order(cplx, feats)
+      assert ''.join(residues.restypes_with_x[a] for a in feats['aatype'][perm]) == \
+          ''.join(cplx.sequences)
+      best = {k: (v[perm][:, perm] if k == 'predicted_aligned_error' else
+                  v[perm] if k in ('final_atom_positions', 'final_atom_mask', 'plddt') else v)
+              for k, v in best.items()}
       with open(os.path.join(tmp, f'{cplx.name}.pdb'), 'w', encoding='utf-8') as f:
         f.write(to_multichain_pdb(cplx, best['final_atom_positions'], best['final_atom_mask'],
                                   outputs.round_plddt(best['plddt'])))

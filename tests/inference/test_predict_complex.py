@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from alphafold_jax import cli
+from alphafold_jax.common import residue_constants as rc
 from alphafold_jax.config import model_config
 from alphafold_jax.model import RunModel
 from alphafold_jax.params import save_alphafold_params
@@ -65,6 +66,17 @@ def test_predict_colabfold_dimer_writes_two_chains_with_iptm(tmp_path, params_fi
   assert ranking['ranking_confidence'] == sorted(ranking['ranking_confidence'], reverse=True)
   assert (out / 'dimer.pae.png').exists()
   assert np.asarray(info['predicted_aligned_error']).shape == (len(seq_a) + len(seq_b),) * 2
+
+
+def test_outputs_follow_the_fasta_chain_order():
+  """X:Y:X is merged as X, X, Y (entity order); outputs map back to A=X, B=Y, C=X."""
+  from alphafold_jax.inference.complexes import input_order
+  cplx = parse_complexes('>t\nMKTAYIAK:GSHM:MKTAYIAK\n')[0]
+  feats = make_multimer_features([ChainInput(s) for s in cplx.sequences])
+  perm = input_order(cplx, feats)
+  letters = rc.restypes_with_x
+  assert ''.join(letters[a] for a in feats['aatype'][perm]) == ''.join(cplx.sequences)
+  assert list(feats['asym_id'][perm]) == [1] * 8 + [3] * 4 + [2] * 8
 
 
 def test_complex_rule_af2_records_and_colabfold_colons():
