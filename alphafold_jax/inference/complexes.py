@@ -12,6 +12,9 @@ every complex; a bare `--msa FILE` goes to every chain whose sequence is the fil
 Each chain's MSAs serve both as unpaired MSAs and as pairing MSAs (species from UniProt ids in
 the descriptions, `data_pipeline.multimer`); a chain without an MSA runs single-sequence.
 
+Complexes are padded to the length buckets of `predict` (`--buckets`) and their MSAs to a
+multiple of 512 rows, so complexes of a bucket share one compiled model.
+
 Files per complex NAME: NAME.pdb (chains A, B, ... with residues 1..L_c, pLDDT B-factors),
 NAME.confidence.json (plddt, mean_plddt, ptm, iptm, ranking_confidence = 0.8 ipTM + 0.2 pTM,
 chain ids and lengths, PAE), NAME.ranking.json (samples by ranking confidence, best first),
@@ -212,7 +215,18 @@ def run(args, preset: str) -> int:
     raise InputError(f'preset {preset} needs --params FILE.npz (e.g. params_{preset}.npz)')
   complexes = assign_msas(parse_complexes(_read_text(args.fasta, 'FASTA file'), args.fasta),
                           args.msa)
-  features = [complex_features(c) for c in complexes]
+  # Length buckets (padded residues and MSA rows are masked and leave real outputs unchanged,
+  # tests/model/multimer/test_multimer_padding.py): complexes of a bucket share one compile.
+  from alphafold_jax.inference.predict import DEFAULT_BUCKETS, bucket_length, parse_buckets
+  from data_pipeline.multimer.cropping import pad_complex
+  from data_pipeline.multimer.merging import MIN_MSA_ROWS, pad_msa
+  buckets = parse_buckets(args.buckets) if args.buckets else DEFAULT_BUCKETS
+  features = []
+  for cplx in complexes:
+    feats = complex_features(cplx)
+    rows = -(-feats['msa'].shape[0] // MIN_MSA_ROWS) * MIN_MSA_ROWS
+    features.append(pad_msa(pad_complex(feats, bucket_length(len(feats['aatype']), buckets)),
+                            rows))
   overrides = {} if args.num_recycle is None else {'num_recycle': args.num_recycle}
   model = RunModel(model_config(preset, **overrides))
   try:
