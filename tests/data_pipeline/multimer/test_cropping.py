@@ -38,3 +38,13 @@ def test_padding_appends_masked_residues(example):
   assert np.all(padded['msa_mask'][:, n:] == 0)
   np.testing.assert_array_equal(padded['msa'][:, :n], example['msa'])
   assert list(chain_lengths(padded)) == list(chain_lengths(example))
+
+
+def test_multimer_feature_config_checks_the_example(example):
+  from alphafold_jax.config import model_config
+  from data_pipeline.errors import FeatureError
+  data = model_config('model_1_multimer_v3').data
+  assert data.num_recycle == 20
+  assert sorted(data.process(example)) == sorted(example)
+  with pytest.raises(FeatureError, match='no ensemble axis'):
+    data.process({**example, 'aatype': example['aatype'][None]})
