@@ -106,4 +106,5 @@ def test_relative_encoding_matches_oracle():
   a = t.apply(params, None, batch)
   b = o.apply(ours_params, None, batch)
   assert a.shape == (n, n, 7)
+  print(f'relative encoding max|d|={float(jnp.max(jnp.abs(a - b))):.1e}')
   np.testing.assert_allclose(b, a, atol=1e-5)
