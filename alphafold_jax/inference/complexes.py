@@ -15,7 +15,8 @@ the descriptions, `data_pipeline.multimer`); a chain without an MSA runs single-
 Complexes are padded to the length buckets of `predict` (`--buckets`) and their MSAs to a
 multiple of 512 rows, so complexes of a bucket share one compiled model.
 
-Files per complex NAME: NAME.pdb (chains A, B, ... with residues 1..L_c, pLDDT B-factors),
+Files per complex NAME: NAME.pdb and NAME.cif (chains A, B, ... with residues 1..L_c, pLDDT
+B-factors; the mmCIF is Biopython's atom_site only),
 NAME.confidence.json (plddt, mean_plddt, ptm, iptm, ranking_confidence = 0.8 ipTM + 0.2 pTM,
 chain ids and lengths, PAE), NAME.ranking.json (samples by ranking confidence, best first),
 NAME.pae.png (with chain boundaries); plus OUT/summary.json. Bad input (an empty chain, an MSA
@@ -137,9 +138,10 @@ def input_order(cplx: Complex, example: Dict[str, np.ndarray]) -> np.ndarray:
 
 
 def to_multichain_pdb(cplx: Complex, positions: np.ndarray, atom_mask: np.ndarray,
-                      plddt: np.ndarray) -> str:
-  """PDB text: one chain per sequence (ids A, B, ...), residues 1..L_c, pLDDT B-factors."""
-  from Bio.PDB import PDBIO  # pylint: disable=import-outside-toplevel
+                      plddt: np.ndarray, fmt: str = 'pdb') -> str:
+  """PDB (or mmCIF, fmt='cif': Biopython's atom_site) text: one chain per sequence (ids A, B,
+  ...), residues 1..L_c, pLDDT B-factors."""
+  from Bio.PDB import MMCIFIO, PDBIO  # pylint: disable=import-outside-toplevel
   from Bio.PDB.Atom import Atom
   from Bio.PDB.Chain import Chain
   from Bio.PDB.Model import Model
@@ -162,7 +164,7 @@ def to_multichain_pdb(cplx: Complex, positions: np.ndarray, atom_mask: np.ndarra
                          ' ', name if len(name) == 4 else f' {name:<3}', 1, element=name[0]))
       chain.add(residue)
     start += len(seq)
-  pdbio = PDBIO()
+  pdbio = MMCIFIO() if fmt == 'cif' else PDBIO()
   pdbio.set_structure(structure)
   out = io.StringIO()
   pdbio.save(out)
@@ -247,9 +249,10 @@ def run(args, preset: str) -> int:
       best = {k: (v[perm][:, perm] if k == 'predicted_aligned_error' else
                   v[perm] if k in ('final_atom_positions', 'final_atom_mask', 'plddt') else v)
               for k, v in best.items()}
-      with open(os.path.join(tmp, f'{cplx.name}.pdb'), 'w', encoding='utf-8') as f:
-        f.write(to_multichain_pdb(cplx, best['final_atom_positions'], best['final_atom_mask'],
-                                  outputs.round_plddt(best['plddt'])))
+      for fmt in ('pdb', 'cif'):
+        with open(os.path.join(tmp, f'{cplx.name}.{fmt}'), 'w', encoding='utf-8') as f:
+          f.write(to_multichain_pdb(cplx, best['final_atom_positions'], best['final_atom_mask'],
+                                    outputs.round_plddt(best['plddt']), fmt))
       info = confidence_json(cplx, best, seed, {'preset': preset})
       outputs.write_json(os.path.join(tmp, f'{cplx.name}.confidence.json'), info)
       outputs.write_json(os.path.join(tmp, f'{cplx.name}.ranking.json'), {

@@ -57,6 +57,9 @@ def test_predict_colabfold_dimer_writes_two_chains_with_iptm(tmp_path, params_fi
                  '--out', str(out), '--quiet'])
   assert rc == 0, capsys.readouterr().err
   assert _pdb_chains((out / 'dimer.pdb').read_text()) == {'A': len(seq_a), 'B': len(seq_b)}
+  from Bio.PDB import MMCIFParser
+  cif = MMCIFParser(QUIET=True).get_structure('d', str(out / 'dimer.cif'))
+  assert [c.id for c in cif[0]] == ['A', 'B']
   info = json.loads((out / 'dimer.confidence.json').read_text())
   assert info['chain_ids'] == ['A', 'B'] and 0.0 <= info['iptm'] <= 1.0
   assert info['ranking_confidence'] == pytest.approx(0.8 * info['iptm'] + 0.2 * info['ptm'],
