@@ -4,7 +4,8 @@
                           [--params FILE.npz | --checkpoint DIR] [--num-recycle N]
                           [--num-samples K] [--seed S] [--out DIR] [--buckets 64,128,...]
 
-Every FASTA record is a target (output names: first word of the header). Without --params
+Every FASTA record is a target (output names: first word of the header); with a multimer
+preset (model_N_multimer_v3) a record `A:B` or a whole file is a complex (inference/complexes.py). Without --params
 or --checkpoint the weights bundled with the package for the preset are used (works offline);
 without --preset: model_1_ptm if bundled, else the only bundled preset (with --checkpoint:
 the preset recorded in the checkpoint). Output files per target: see inference/outputs.py;
@@ -162,6 +163,9 @@ def _run(args: argparse.Namespace) -> int:
   from alphafold_jax.inference.output_dir import OutputDir, check_unique_names, planned_files
 
   _check_numbers(args)
+  if getattr(model_config(_choose_preset(args)), 'multimer', False):
+    from alphafold_jax.inference import complexes  # AF2-Multimer: complexes, ipTM ranking
+    return complexes.run(args, _choose_preset(args))
   buckets = predict.parse_buckets(args.buckets) if args.buckets else predict.DEFAULT_BUCKETS
   target_list = targets.read_targets(args.fasta, args.msa)
   check_unique_names({'(summary)': ['summary.json'],

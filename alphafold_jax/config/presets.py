@@ -6,7 +6,8 @@ pipeline's field together). Aliases for nested fields users ask for by AF2's fla
 `template_pair_stack_num_block`, `structure_module_num_layer`.
 
 Presets: `model_1`..`model_5` and `model_1_ptm`..`model_5_ptm` equal AF2 v2.3 monomer
-(Jumper et al. 2021, Suppl. Table 5), `tiny` (tests) and `nano_ipa` (CPU training).
+(Jumper et al. 2021, Suppl. Table 5), `model_{1..5}_multimer_v3` (and `_v2`) AF2-Multimer v2.3,
+`tiny` / `tiny_multimer` (tests) and `nano_ipa` (CPU training).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from alphafold_jax.model.heads import (DistogramHeadConfig, ExperimentallyResolv
                                        MaskedMsaHeadConfig, PredictedAlignedErrorHeadConfig,
                                        PredictedLDDTHeadConfig)
 from alphafold_jax.model.structure_module import StructureModuleConfig
+from alphafold_jax.model.multimer import embeddings_and_evoformer as multimer_embeddings
+from data_pipeline.multimer.config import MultimerFeatureConfig
 from data_pipeline.processed_features import FeatureConfig
 
 _field = dataclasses.field
@@ -53,6 +56,7 @@ class ModelConfig:
   heads: HeadsConfig = _field(default_factory=HeadsConfig)
   losses: LossConfig = _field(default_factory=LossConfig)
   recycle_early_stop_tolerance: float = 0.0
+  multimer: bool = False  # AF2-Multimer model (model/multimer/) and input pipeline
 
   @property
   def num_recycle(self) -> int:
@@ -122,10 +126,44 @@ def _nano_ipa() -> ModelConfig:
       losses=LossConfig(filter_by_resolution=False))
 
 
+def _af2_multimer(name: str) -> ModelConfig:
+  """AF2-Multimer presets (alphafold/model/config.py CONFIG_MULTIMER + CONFIG_DIFFS):
+  v3 = fused triangle projections, 508 MSA clusters, 2048 extra rows (1152 for models 4-5),
+  20 recycles with early stop at 0.5 A; v2 = unfused, 252 / 1152, 3 recycles, no early stop."""
+  v3 = name.endswith('_v3')
+  index = int(name.split('_')[1])
+  evo = multimer_embeddings.MultimerEmbeddingsConfig(
+      num_msa=508 if v3 else 252, num_extra_msa=2048 if v3 and index <= 3 else 1152)
+  cfg = ModelConfig(
+      name=name, multimer=True,
+      data=MultimerFeatureConfig(num_recycle=20 if v3 else 3),
+      evoformer=evo,
+      structure_module=dataclasses.replace(StructureModuleConfig(), position_scale=20.0),
+      heads=HeadsConfig(masked_msa=MaskedMsaHeadConfig(num_output=22)),
+      losses=LossConfig.fine_tuning(pae_weight=0.1),
+      recycle_early_stop_tolerance=0.5 if v3 else 0.0)
+  return cfg if v3 else replace_everywhere(cfg, fuse_projection_weights=False)
+
+
+def _tiny_multimer() -> ModelConfig:
+  """A small AF2-Multimer for tests and CLI checks (every module present, odd widths)."""
+  return replace_everywhere(
+      _af2_multimer('model_1_multimer_v3'), name='tiny_multimer', msa_channel=12,
+      pair_channel=10, seq_channel=14, extra_msa_channel=6, evoformer_num_block=1,
+      extra_msa_stack_num_block=1, num_head=2, num_outer_channel=4, num_intermediate_channel=6,
+      num_channels=8, num_channel=16, num_scalar_qk=4, num_scalar_v=4, num_point_qk=2,
+      num_point_v=3, num_layer=2, key_dim=None, value_dim=None, num_recycle=1, num_msa=6,
+      num_extra_msa=5, recycle_early_stop_tolerance=0.0,
+      **{'evoformer.template.template_pair_stack.num_block': 1})
+
+
 PRESETS: Mapping[str, Callable[[], ModelConfig]] = types.MappingProxyType({
+    **{f'model_{i}_multimer{v}': (lambda n=f'model_{i}_multimer{v}': _af2_multimer(n))
+       for i in range(1, 6) for v in ('_v2', '_v3')},
     **{f'model_{i}{s}': (lambda n=f'model_{i}{s}': _af2_monomer(n))
        for i in range(1, 6) for s in ('', '_ptm')},
     'tiny': _tiny,
+    'tiny_multimer': _tiny_multimer,
     'nano_ipa': _nano_ipa,
 })
 

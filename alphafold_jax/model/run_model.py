@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from alphafold_jax.model.alphafold import AlphaFold, ModelConfig, confidence_outputs
+from alphafold_jax.model.multimer import alphafold as multimer_alphafold
 
 # Keys of AF2 processed features the model reads; anything else in a feature dict
 # (labels, raw strings) is dropped before the jitted call.
@@ -29,19 +30,31 @@ MODEL_FEATURES = (
     'extra_msa', 'extra_msa_mask', 'extra_has_deletion', 'extra_deletion_value',
     'template_aatype', 'template_all_atom_positions', 'template_all_atom_masks',
     'template_pseudo_beta', 'template_pseudo_beta_mask', 'template_mask', 'asym_id')
+# AF2-Multimer features (one complex, no ensemble axis; the MSA is sampled in the model).
+MULTIMER_FEATURES = (
+    'aatype', 'residue_index', 'seq_mask', 'msa', 'deletion_matrix', 'msa_mask', 'bert_mask',
+    'cluster_bias_mask', 'asym_id', 'entity_id', 'sym_id', 'template_aatype',
+    'template_all_atom_positions', 'template_all_atom_mask')
 
 
-def model_inputs(features: Mapping[str, Any]) -> dict:
+def model_inputs(features: Mapping[str, Any], multimer: bool = False) -> dict:
   """The model's input arrays from a processed feature dict (AF2 dtypes kept)."""
-  return {k: np.asarray(v) for k, v in features.items() if k in MODEL_FEATURES}
+  keys = MULTIMER_FEATURES if multimer else MODEL_FEATURES
+  return {k: np.asarray(v) for k, v in features.items() if k in keys}
 
 
 def forward_fn(config: ModelConfig):
   """hk.transform-able forward: (batch, is_training, num_recycle) -> raw outputs + confidences."""
+  multimer = getattr(config, 'multimer', False)
 
   def forward(batch, is_training=False, num_recycle=None):
-    ret = AlphaFold(config)(batch, is_training=is_training, num_recycle=num_recycle)
-    confidences = confidence_outputs(ret, batch['seq_mask'][0].astype(jnp.float32))
+    if multimer:
+      ret = multimer_alphafold.AlphaFold(config)(batch, is_training=is_training,
+                                                 num_recycle=num_recycle)
+      confidences = multimer_alphafold.multimer_confidence_outputs(ret, batch)
+    else:
+      ret = AlphaFold(config)(batch, is_training=is_training, num_recycle=num_recycle)
+      confidences = confidence_outputs(ret, batch['seq_mask'][0].astype(jnp.float32))
     if 'predicted_aligned_error' in ret:  # the head's {logits, breaks} keep their own key
       ret['predicted_aligned_error_head'] = ret.pop('predicted_aligned_error')
     ret.update(confidences)
@@ -56,6 +69,7 @@ class RunModel:
   def __init__(self, config: ModelConfig, params: Optional[Mapping] = None):
     self.config = config
     self.params = params
+    self.multimer = bool(getattr(config, 'multimer', False))
     self.transformed = hk.transform(forward_fn(config))
     self._init = jax.jit(lambda k, b: self.transformed.init(k, b, False))
     # num_recycle is traced: one compiled function serves every recycle count
@@ -63,12 +77,14 @@ class RunModel:
 
   def init_params(self, features: Mapping[str, Any], random_seed: int = 0) -> Mapping:
     """Random parameters (AF2 initialisers) for the shapes of `features`."""
-    self.params = self._init(jax.random.PRNGKey(random_seed), model_inputs(features))
+    batch = model_inputs(features, self.multimer)
+    self.params = self._init(jax.random.PRNGKey(random_seed), batch)
     return self.params
 
   def param_shapes(self, features: Mapping[str, Any]) -> Mapping:
     """The parameter tree the model expects (ShapeDtypeStructs), e.g. to check a params file."""
-    return jax.eval_shape(self._init, jax.random.PRNGKey(0), model_inputs(features))
+    batch = model_inputs(features, self.multimer)
+    return jax.eval_shape(self._init, jax.random.PRNGKey(0), batch)
 
   def process_features(self, raw_features: Mapping[str, np.ndarray],
                        random_seed: int = 0) -> dict:
@@ -90,8 +106,11 @@ class RunModel:
     """
     if self.params is None:
       raise ValueError('RunModel has no parameters: pass params or call init_params first')
-    batch = model_inputs(features)
-    if batch['aatype'].ndim != 2:
+    batch = model_inputs(features, self.multimer)
+    if self.multimer and batch['aatype'].ndim != 1:
+      raise ValueError('multimer predict expects one complex without an ensemble axis: '
+                       f"aatype [N], got shape {batch['aatype'].shape}")
+    if not self.multimer and batch['aatype'].ndim != 2:
       raise ValueError('predict expects processed features with a leading ensemble axis: '
                        f"aatype [E, N], got shape {batch['aatype'].shape}")
     if num_recycle is None:
@@ -115,7 +134,8 @@ def _public_outputs(ret: dict, return_representations: bool = False) -> dict:
   }
   if return_representations:
     out['representations'] = ret['representations']
-  for key in ('predicted_aligned_error', 'max_predicted_aligned_error', 'ptm',
+  for key in ('predicted_aligned_error', 'max_predicted_aligned_error', 'ptm', 'iptm',
+              'ranking_confidence',
               'aligned_confidence_probs', 'predicted_aligned_error_head',
               'experimentally_resolved', 'masked_msa'):
     if key in ret:

@@ -6,10 +6,15 @@ import os
 import numpy as np
 import pytest
 
+from tests.oracle import oracle_import, requires_oracle
+
 from data_pipeline.errors import PipelineError, SearchError
 from data_pipeline.parsers import parse_stockholm
 from data_pipeline.search import SearchSettings, check_settings, hmmer, run_pipeline, stockholm
 from data_pipeline.templates.hits import parse_hmmsearch_sto, stockholm_rows
+
+
+pytestmark = requires_oracle
 
 
 @pytest.fixture(scope='module')
@@ -34,8 +39,7 @@ def test_hit_cap_keeps_query_and_first_rows(search_db, uniref_sto):
 
 
 def test_raw_features_equal_oracle_make_msa_features(search_db, uniref_sto):
-  pipeline = pytest.importorskip('alphafold.data.pipeline',
-                                 reason='alphafold-colabfold (the oracle) is not installed')
+  pipeline = oracle_import('alphafold.data.pipeline')
   from alphafold.data import parsers as af_parsers  # pylint: disable=import-outside-toplevel
   from data_pipeline import make_raw_features  # pylint: disable=import-outside-toplevel
   theirs = pipeline.make_msa_features([af_parsers.parse_stockholm(uniref_sto)])
@@ -53,8 +57,7 @@ def test_raw_features_equal_oracle_make_msa_features(search_db, uniref_sto):
 
 
 def test_stockholm_utilities_equal_oracle(uniref_sto):
-  af_parsers = pytest.importorskip('alphafold.data.parsers',
-                                   reason='alphafold-colabfold (the oracle) is not installed')
+  af_parsers = oracle_import('alphafold.data.parsers')
   for ours, theirs in ((stockholm.deduplicate, af_parsers.deduplicate_stockholm_msa),
                        (stockholm.remove_empty_columns,
                         af_parsers.remove_empty_columns_from_stockholm_msa)):
@@ -77,8 +80,7 @@ def test_template_search_finds_pdb_entry(search_db, uniref_sto, tmp_path):
   assert sorted(h.name for h in hits) == ['102m_A', '1abc_B']  # no decoy, no mol:na
   self_hit = next(h for h in hits if h.name == '102m_A')
   assert self_hit.hit_sequence == search_db.query  # the query finds itself end to end
-  af_parsers = pytest.importorskip('alphafold.data.parsers',
-                                   reason='alphafold-colabfold (the oracle) is not installed')
+  af_parsers = oracle_import('alphafold.data.parsers')
   theirs = af_parsers.parse_hmmsearch_a3m(
       search_db.query, af_parsers.convert_stockholm_to_a3m(sto, remove_first_row_gaps=False),
       skip_first=False)

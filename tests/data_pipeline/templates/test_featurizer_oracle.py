@@ -13,16 +13,20 @@ The oracle applies only the date prefilter (see filters.py DISCREPANCY); our sid
 import numpy as np
 import pytest
 
+from tests.oracle import oracle_import, requires_oracle
+
 from data_pipeline.templates import PrefilterSettings, TemplateFeaturizer, TemplateHit
 from data_pipeline.templates.realign import kalign_align
+
+pytestmark = requires_oracle
+
 
 NO_FILTERS = PrefilterSettings(max_subsequence_ratio=1.0, min_align_ratio=0.0, min_length=0)
 
 
 @pytest.fixture()
 def oracle(monkeypatch):
-  templates = pytest.importorskip('alphafold.data.templates',
-                                  reason='alphafold-colabfold (the oracle) is not installed')
+  templates = oracle_import('alphafold.data.templates')
   from alphafold.data import parsers as af_parsers  # pylint: disable=import-outside-toplevel
   from alphafold.data.tools import kalign  # pylint: disable=import-outside-toplevel
 

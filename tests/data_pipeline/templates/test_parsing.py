@@ -10,11 +10,16 @@ import sys
 import numpy as np
 import pytest
 
+from tests.oracle import oracle_import, requires_oracle
+
 from data_pipeline.errors import PipelineError, TemplateError
 from data_pipeline.templates import PrefilterSettings, TemplateFeaturizer, TemplateHit, parse_hhr
 from data_pipeline.templates import filters
 from data_pipeline.templates.custom import custom_template_features, global_alignment_mapping
 from data_pipeline.templates.mmcif import parse_template_mmcif, read_template_mmcif
+
+
+pytestmark = requires_oracle
 
 
 def _hhr(specs, query_name='query'):
@@ -39,8 +44,7 @@ def _hhr(specs, query_name='query'):
 
 
 def test_hhr_parse_equals_oracle(template_db):
-  af_parsers = pytest.importorskip('alphafold.data.parsers',
-                                   reason='alphafold-colabfold (the oracle) is not installed')
+  af_parsers = oracle_import('alphafold.data.parsers')
   text = _hhr(template_db.specs)
   ours, theirs = parse_hhr(text), af_parsers.parse_hhr(text)
   assert len(ours) == len(theirs) == len(template_db.specs)
@@ -52,8 +56,7 @@ def test_hhr_parse_equals_oracle(template_db):
 
 
 def test_hhr_hits_give_oracle_features(template_db, monkeypatch):
-  templates = pytest.importorskip('alphafold.data.templates',
-                                  reason='alphafold-colabfold (the oracle) is not installed')
+  templates = oracle_import('alphafold.data.templates')
   from alphafold.data import parsers as af_parsers  # pylint: disable=import-outside-toplevel
   specs = [s for s in template_db.specs if s[0] in ('102m_A', '1stn_A', '2rn2_A', '1jbb_A')]
   text = _hhr(specs)
@@ -73,8 +76,7 @@ def test_hhr_hits_give_oracle_features(template_db, monkeypatch):
 
 @pytest.mark.parametrize('file_id', ['102m', '2mbo', '8mse', '1stn'])
 def test_mmcif_parse_equals_oracle(template_db, file_id):
-  mmcif_parsing = pytest.importorskip('alphafold.data.mmcif_parsing',
-                                      reason='alphafold-colabfold (the oracle) is not installed')
+  mmcif_parsing = oracle_import('alphafold.data.mmcif_parsing')
   text = (template_db.mmcif_dir / f'{file_id}.cif').read_text()
   ours = parse_template_mmcif(text, file_id)
   theirs = mmcif_parsing.parse(file_id=file_id, mmcif_string=text).mmcif_object
@@ -154,8 +156,7 @@ def test_obsolete_and_release_dates_parsing(template_db):
   assert filters.resolve_obsolete('7rem', obsolete, dates) is None
   with pytest.raises(TemplateError, match='line 1 is not "PDBID: YYYY-MM-DD"'):
     filters.parse_release_dates('3abc 2020\n', 'dates.txt')
-  af_templates = pytest.importorskip('alphafold.data.templates',
-                                     reason='alphafold-colabfold (the oracle) is not installed')
+  af_templates = oracle_import('alphafold.data.templates')
   assert af_templates._parse_obsolete(str(template_db.obsolete)) == obsolete  # pylint: disable=protected-access
 
 
