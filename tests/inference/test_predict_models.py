@@ -1,0 +1,187 @@
+"""`predict --models ... --params-dir DIR --output-layout af2`: five presets with five random
+parameter files, ranked as AF2 v2.3 ranks monomers, AF2's files and JSON schemas; bad inputs.
+
+Cost: two XLA compiles. The presets are shrunk to micro widths (`MICRO`, applied by swapping
+`model_runner.preset_config`); at those widths model_3, model_4 and model_5 have one config
+(no templates, same extra-MSA size) and so do model_3_ptm and model_4_ptm: five models, two
+compiled programs. The bad-input tests fail before any compile.
+"""
+
+import json
+import os
+import pickle
+
+import jax
+import numpy as np
+import pytest
+
+from alphafold_jax import cli
+from alphafold_jax.config import model_config
+from alphafold_jax.inference import model_runner, weights
+from alphafold_jax.params import save_alphafold_params
+
+
+def _random_params(shapes, seed):
+  """Random params (no init compile): weights ~ N(0, 1/fan_in), LayerNorm scale ~ 1; the PAE
+  head scaled down and the pLDDT head up so confidences vary (as tests/inference/test_predict)."""
+  rng = np.random.default_rng(seed)
+
+  def fill(path, s):
+    scope, name = str(path[0].key), str(path[-1].key)
+    if name == 'scale':
+      return (1. + 0.1 * rng.normal(size=s.shape)).astype(s.dtype)
+    if name in ('offset', 'bias'):
+      return (0.1 * rng.normal(size=s.shape)).astype(s.dtype)
+    gain = 3. if 'lddt_head' in scope else 0.01 if 'aligned_error_head' in scope else 1.
+    fan_in = int(np.prod(s.shape[:-1])) if len(s.shape) > 1 else 1
+    return (rng.normal(size=s.shape) * gain / np.sqrt(fan_in)).astype(s.dtype)
+  return jax.tree_util.tree_map_with_path(fill, shapes)
+
+MICRO = dict(msa_channel=12, pair_channel=10, seq_channel=14, extra_msa_channel=6,
+             evoformer_num_block=1, extra_msa_stack_num_block=1, num_head=2,
+             num_outer_channel=4, num_intermediate_channel=6, num_channel=16, num_scalar_qk=4,
+             num_scalar_v=4, num_point_qk=2, num_point_v=3, num_layer=1, num_channels=8,
+             key_dim=None, value_dim=None, num_recycle=1, max_msa_clusters=6, max_extra_msa=5,
+             subbatch_size=None)
+MODELS = ('model_3', 'model_4', 'model_5', 'model_3_ptm', 'model_4_ptm')
+SEQ = 'MKTAYIAKQRQISF'  # 14 residues, bucket 16
+A3M = f'>query\n{SEQ}\n>hit1\nMKTAYkkIAKQRQI-F\n>hit2\n-KSAYIAKQRQLSF\n'
+
+
+def micro_config(name, **overrides):
+  return model_config(name, **{**MICRO, **overrides})
+
+
+@pytest.fixture(scope='module')
+def params_dir(tmp_path_factory):
+  folder = tmp_path_factory.mktemp('params')
+  shapes = {}
+  for i, name in enumerate(MODELS):
+    config = micro_config(name)
+    key = model_runner.shared_config_key(config)
+    if key not in shapes:
+      shapes[key] = weights.expected_param_shapes(config)
+    save_alphafold_params(_random_params(shapes[key], seed=10 + i),
+                          folder / model_runner.param_file_name(name))
+  return folder
+
+
+@pytest.fixture
+def micro(monkeypatch):
+  monkeypatch.setattr(model_runner, 'preset_config', micro_config)
+
+
+@pytest.fixture(scope='module')
+def inputs(tmp_path_factory):
+  work = tmp_path_factory.mktemp('inputs')
+  (work / 'in.fasta').write_text(f'>prot test\n{SEQ}\n')
+  (work / 'in.a3m').write_text(A3M)
+  return work
+
+
+def _predict(argv, capsys):
+  code = cli.main(['predict', *argv])
+  return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_five_models_ranked_in_af2_layout(micro, params_dir, inputs, tmp_path, capsys):
+  out = tmp_path / 'out'
+  code, err = _predict([str(inputs / 'in.fasta'), '--msa', str(inputs / 'in.a3m'),
+                        '--models', ','.join(MODELS), '--params-dir', str(params_dir),
+                        '--output-layout', 'af2', '--save-all', '--buckets', '16',
+                        '--out', str(out), '--quiet'], capsys)
+  assert code == 0, err
+  folder = out / 'prot'
+  runs = [f'{m}_pred_0' for m in MODELS]
+  ranking = json.loads((folder / 'ranking_debug.json').read_text())
+  assert set(ranking) == {'plddts', 'order'} and set(ranking['plddts']) == set(runs)
+  # AF2 monomer ranking: mean pLDDT, highest first, for ptm and non-ptm models alike.
+  assert ranking['order'] == sorted(runs, key=lambda r: -ranking['plddts'][r])
+  timings = json.loads((folder / 'timings.json').read_text())
+  assert set(timings) == {'features', *(f'process_features_{r}' for r in runs),
+                          *(f'predict_and_compile_{r}' for r in runs)}
+  assert all(isinstance(v, float) and v >= 0 for v in timings.values())
+  means = {}
+  for run in runs:
+    conf = json.loads((folder / f'confidence_{run}.json').read_text())
+    assert list(conf) == ['residueNumber', 'confidenceScore', 'confidenceCategory']
+    assert conf['residueNumber'] == list(range(1, len(SEQ) + 1))
+    assert set(conf['confidenceCategory']) <= set('DLMH')
+    means[run] = np.mean(conf['confidenceScore'])
+    assert abs(means[run] - ranking['plddts'][run]) < 0.01
+    assert (folder / f'unrelaxed_{run}.pdb').is_file()
+    assert (folder / f'unrelaxed_{run}.cif').is_file()
+    has_pae = run.startswith(('model_3_ptm', 'model_4_ptm'))
+    assert (folder / f'pae_{run}.json').is_file() == has_pae
+    if has_pae:
+      pae = json.loads((folder / f'pae_{run}.json').read_text())
+      assert isinstance(pae, list) and len(pae) == 1
+      assert set(pae[0]) == {'predicted_aligned_error', 'max_predicted_aligned_error'}
+      assert np.asarray(pae[0]['predicted_aligned_error']).shape == (len(SEQ), len(SEQ))
+  assert len({round(m, 2) for m in means.values()}) == len(runs)  # a real ranking
+  for i, run in enumerate(ranking['order']):
+    assert (folder / f'ranked_{i}.pdb').read_text() == (folder / f'unrelaxed_{run}.pdb'
+                                                        ).read_text()
+    assert (folder / f'ranked_{i}.cif').is_file()
+  with open(folder / 'features.pkl', 'rb') as f:
+    assert pickle.load(f)['msa'].shape == (3, len(SEQ))
+  with open(folder / f'result_{runs[3]}.pkl', 'rb') as f:
+    result = pickle.load(f)
+  n = len(SEQ)
+  assert result['distogram']['logits'].shape[:2] == (n, n)
+  assert result['predicted_aligned_error'].shape == (n, n)
+  assert result['masked_msa']['logits'].shape[1:] == (n, 23)
+  reps = result['representations']
+  assert reps['single'].shape == (n, 14) and reps['pair'].shape == (n, n, 10)
+  assert reps['msa_first_row'].shape == (n, 12)
+  assert abs(result['ranking_confidence'] - ranking['plddts'][runs[3]]) < 1e-3
+  summary = json.loads((out / 'summary.json').read_text())
+  # model_3/4/5 share one compiled program, model_3_ptm/4_ptm another.
+  assert summary['num_compiles'] == 2
+  assert [c[0] for c in summary['compiles']] == ['model_3', 'model_3_ptm']
+
+
+def _bad(argv, capsys, tmp_path):
+  out = tmp_path / 'out'
+  code, err = _predict([*argv, '--out', str(out), '--quiet'], capsys)
+  assert code == 2 and len(err) == 1, err
+  assert not out.exists()
+  return err[0]
+
+
+def test_unknown_model_name(inputs, params_dir, tmp_path, capsys):
+  line = _bad([str(inputs / 'in.fasta'), '--models', 'model_1_ptm,model_6',
+               '--params-dir', str(params_dir)], capsys, tmp_path)
+  assert "unknown model 'model_6'" in line
+
+
+def test_missing_parameter_file(micro, inputs, params_dir, tmp_path, capsys):
+  line = _bad([str(inputs / 'in.fasta'), '--models', 'model_3,model_1',
+               '--params-dir', str(params_dir)], capsys, tmp_path)
+  assert 'params_model_1.npz' in line and str(params_dir) in line
+
+
+def test_features_pickle_lacking_keys(inputs, params_dir, tmp_path, capsys):
+  path = tmp_path / 'features.pkl'
+  with open(path, 'wb') as f:
+    pickle.dump({'aatype': np.zeros((3, 21)), 'sequence': np.array([b'MKT'])}, f)
+  line = _bad([str(inputs / 'in.fasta'), '--features', str(path), '--models', 'model_3',
+               '--params-dir', str(params_dir)], capsys, tmp_path)
+  assert 'missing msa, deletion_matrix_int' in line
+
+
+def test_knobs_become_config_fields():
+  args = cli.build_parser().parse_args([
+      'predict', 'x.fasta', '--num-recycle', '2', '--recycle-early-stop-tolerance', '0.5',
+      '--max-msa', '32:64', '--use-dropout', '--num-ensemble', '2', '--chunk-budget-mib',
+      '100', '--bf16'])
+  from alphafold_jax.cli import predict_models
+  overrides = predict_models.config_overrides(args)
+  config = model_config('model_3_ptm', **overrides)
+  assert config.num_recycle == 2 and config.recycle_early_stop_tolerance == 0.5
+  assert (config.data.max_msa_clusters, config.data.max_extra_msa) == (32, 64)
+  assert config.data.num_ensemble == 2
+  gc = config.global_config
+  assert gc.eval_dropout and gc.bfloat16 and gc.chunk_budget_mib == 100
+  with pytest.raises(ValueError, match='CLUSTERS:EXTRA'):
+    predict_models.parse_max_msa('32')
