@@ -71,11 +71,30 @@ def micro(monkeypatch):
   monkeypatch.setattr(model_runner, 'preset_config', micro_config)
 
 
+def _oracle_features_pickle(path):
+  """features.pkl as AF2's own pipeline (the oracle's) builds it for SEQ + A3M, no templates."""
+  pipeline = pytest.importorskip('alphafold.data.pipeline')
+  oracle_parsers = pytest.importorskip('alphafold.data.parsers')
+  n = len(SEQ)
+  features = {**pipeline.make_sequence_features(SEQ, 'prot_oracle', n),
+              **pipeline.make_msa_features([oracle_parsers.parse_a3m(A3M)]),
+              'template_aatype': np.zeros((0, n, 22), np.float32),
+              'template_all_atom_masks': np.zeros((0, n, 37), np.float32),
+              'template_all_atom_positions': np.zeros((0, n, 37, 3), np.float32),
+              'template_domain_names': np.zeros((0,), object),
+              'template_sequence': np.zeros((0,), object),
+              'template_sum_probs': np.zeros((0, 1), np.float32)}
+  with open(path, 'wb') as f:
+    pickle.dump(features, f, protocol=4)
+
+
 @pytest.fixture(scope='module')
 def inputs(tmp_path_factory):
   work = tmp_path_factory.mktemp('inputs')
   (work / 'in.fasta').write_text(f'>prot test\n{SEQ}\n')
+  (work / 'two.fasta').write_text(f'>prot test\n{SEQ}\n>prot_oracle same sequence\n{SEQ}\n')
   (work / 'in.a3m').write_text(A3M)
+  _oracle_features_pickle(work / 'oracle_features.pkl')
   return work
 
 
@@ -85,8 +104,11 @@ def _predict(argv, capsys):
 
 
 def test_five_models_ranked_in_af2_layout(micro, params_dir, inputs, tmp_path, capsys):
+  """Target prot: our in-memory features (FASTA + --msa); target prot_oracle: the same
+  sequence and MSA as AF2's own pipeline (the oracle's) pickles them, via --features."""
   out = tmp_path / 'out'
-  code, err = _predict([str(inputs / 'in.fasta'), '--msa', str(inputs / 'in.a3m'),
+  code, err = _predict([str(inputs / 'two.fasta'), '--msa', f'prot={inputs / "in.a3m"}',
+                        '--features', f'prot_oracle={inputs / "oracle_features.pkl"}',
                         '--models', ','.join(MODELS), '--params-dir', str(params_dir),
                         '--output-layout', 'af2', '--save-all', '--buckets', '16',
                         '--out', str(out), '--quiet'], capsys)
@@ -135,6 +157,14 @@ def test_five_models_ranked_in_af2_layout(micro, params_dir, inputs, tmp_path, c
   assert reps['single'].shape == (n, 14) and reps['pair'].shape == (n, n, 10)
   assert reps['msa_first_row'].shape == (n, 12)
   assert abs(result['ranking_confidence'] - ranking['plddts'][runs[3]]) < 1e-3
+  # AF2's features.pkl gives the same predictions as the in-memory path, run by run.
+  oracle_folder = out / 'prot_oracle'
+  assert json.loads((oracle_folder / 'ranking_debug.json').read_text()) == ranking
+  for run in runs:
+    ours = (folder / f'unrelaxed_{run}.pdb').read_text()
+    assert (oracle_folder / f'unrelaxed_{run}.pdb').read_text() == ours
+    assert (oracle_folder / f'confidence_{run}.json').read_text() == (
+        folder / f'confidence_{run}.json').read_text()
   summary = json.loads((out / 'summary.json').read_text())
   # model_3/4/5 share one compiled program, model_3_ptm/4_ptm another.
   assert summary['num_compiles'] == 2
