@@ -215,3 +215,44 @@ def test_knobs_become_config_fields():
   assert gc.eval_dropout and gc.bfloat16 and gc.chunk_budget_mib == 100
   with pytest.raises(ValueError, match='CLUSTERS:EXTRA'):
     predict_models.parse_max_msa('32')
+
+
+def _sample(plddt, ptm=None):
+  from alphafold_jax.inference.predict import Sample
+  n = len(plddt)
+  return Sample(seed=0, final_atom_positions=np.zeros((n, 37, 3)), final_atom_mask=np.ones((n, 37)),
+                plddt=np.asarray(plddt, np.float32), num_recycles=0, bucket=n, ptm=ptm)
+
+
+def test_ranking_by_plddt_or_ptm_and_af2_json_text():
+  from alphafold_jax.inference import af2_outputs
+  samples = {'m1_pred_0': _sample([80, 90], 0.3), 'm2_pred_0': _sample([70, 75], 0.6),
+             'm3_pred_0': _sample([84, 85], 0.5)}
+  for rank_by, expected in (('plddt', ['m1_pred_0', 'm3_pred_0', 'm2_pred_0']),
+                            ('ptm', ['m2_pred_0', 'm3_pred_0', 'm1_pred_0'])):
+    runs = [model_runner.Run(name=k, model=k[:2], seed=0, sample=s,
+                             ranking_confidence=model_runner.ranking_confidence(s, rank_by))
+            for k, s in samples.items()]
+    order = model_runner.rank_runs(runs)
+    assert order == expected
+    debug = af2_outputs.ranking_debug(runs, order, rank_by)
+    assert list(debug) == ['plddts' if rank_by == 'plddt' else 'ptm', 'order']
+  with pytest.raises(ValueError, match='_ptm models'):
+    model_runner.ranking_confidence(_sample([50]), 'ptm')
+  assert af2_outputs.confidence_json(np.array([49.996, 50.0, 70.123, 95.5])) == (
+      '{"residueNumber":[1,2,3,4],"confidenceScore":[50.0,50.0,70.12,95.5],'
+      '"confidenceCategory":["D","L","M","H"]}')
+  assert af2_outputs.pae_json(np.array([[0.04, 1.26], [3.0, 0.0]]), 31.75) == (
+      '[{"predicted_aligned_error":[[0.0,1.3],[3.0,0.0]],"max_predicted_aligned_error":31.75}]')
+
+
+def test_outputs_cut_to_the_target_length():
+  n, b = 3, 5
+  out = model_runner.cut_outputs({
+      'plddt': np.zeros(b), 'distogram': {'logits': np.zeros((b, b, 64))},
+      'masked_msa': {'logits': np.zeros((b, b, 23))},
+      'representations': {'pair': np.zeros((b, b, 7)), 'msa': np.zeros((b, b, 6))}}, n)
+  assert out['plddt'].shape == (n,) and out['distogram']['logits'].shape == (n, n, 64)
+  assert out['masked_msa']['logits'].shape == (b, n, 23)  # rows are MSA rows, not residues
+  assert out['representations']['pair'].shape == (n, n, 7)
+  assert out['representations']['msa'].shape == (b, n, 6)
