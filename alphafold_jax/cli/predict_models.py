@@ -164,6 +164,8 @@ def run(args, preset_fn, features_cli) -> int:
     t0 = time.time()
     raw[target.name] = targets.raw_features(target)
     feature_seconds[target.name] = time.time() - t0
+  if args.output_layout == 'af2' and getattr(args, 'msa_dir', None) is None:
+    args.msa_dir = args.out  # searches write OUT/<target>/msas/, as AF2 does
   t0 = time.time()
   raw = features_cli.raw_features_for_targets(args, target_list, raw, args.out)
   shared = (time.time() - t0) / len(target_list)  # pickles / searches, shared out
