@@ -33,6 +33,7 @@ import time
 from typing import Optional
 
 from alphafold_jax.cli import features as features_cli
+from alphafold_jax.cli import predict_models  # issue 18: --models, AF2 layout, model knobs
 
 log = logging.getLogger('alphafold_jax.inference.predict')
 
@@ -66,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
   parser.add_argument('--quiet', action='store_true', help='no progress bar or log lines')
   features_cli.add_feature_arguments(parser, predict=True)  # search/template flags, --features
+  predict_models.add_arguments(parser)  # --models, --params-dir, --output-layout, knobs
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -163,6 +165,8 @@ def _run(args: argparse.Namespace) -> int:
   from alphafold_jax.inference.output_dir import OutputDir, check_unique_names, planned_files
 
   _check_numbers(args)
+  if predict_models.wanted(args):  # several models / seeds, AF2 layout (cli/predict_models.py)
+    return predict_models.run(args, _choose_preset, features_cli)
   if getattr(model_config(_choose_preset(args)), 'multimer', False):
     from alphafold_jax.inference import complexes  # AF2-Multimer: complexes, ipTM ranking
     return complexes.run(args, _choose_preset(args))
@@ -173,9 +177,7 @@ def _run(args: argparse.Namespace) -> int:
   raw = predict.check_targets(target_list)
   raw = features_cli.raw_features_for_targets(args, target_list, raw, args.out)
   preset = _choose_preset(args)
-  overrides = {} if args.num_recycle is None else {'num_recycle': args.num_recycle}
-  if args.chunk_budget_mib is not None:
-    overrides['chunk_budget_mib'] = float(args.chunk_budget_mib)
+  overrides = predict_models.config_overrides(args)  # --num-recycle, --bf16, ... (issue 18)
   config = model_config(preset, **overrides)
   params, source = weights.load_params(config, args.params, args.checkpoint)
   label = _source_label(source)

@@ -74,8 +74,12 @@ class AlphaFoldIteration(hk.Module):
     c, gc = self.config, self.config.global_config
     num_ensemble = batch['aatype'].shape[0]
     # bf16 compute in the trunk with fp32 parameters and fp32 representations out, as AF2's
-    # `bfloat16` (ops/precision.py); the structure module and heads stay fp32.
-    trunk = mixed_precision(EmbeddingsAndEvoformer(c.evoformer, gc), enabled=gc.bfloat16)
+    # `bfloat16` (ops/precision.py); the structure module and heads stay fp32. The inputs stay
+    # fp32: the trunk casts them where AF2 does, after the fp32 geometry of recycled and
+    # template positions (distogram bins, unit vectors) and the LayerNorms of prev_pair /
+    # prev_msa_first_row.
+    trunk = mixed_precision(EmbeddingsAndEvoformer(c.evoformer, gc), enabled=gc.bfloat16,
+                            cast_inputs=False)
     reps = trunk(_member(batch, 0), prev, is_training)
     if num_ensemble > 1:
       msa = reps.pop('msa')  # not averaged

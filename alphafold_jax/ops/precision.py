@@ -48,10 +48,13 @@ def bfloat16_params():
 
 
 def mixed_precision(fn: Callable[..., Any], enabled: bool = True,
-                    compute_dtype=jnp.bfloat16) -> Callable[..., Any]:
+                    compute_dtype=jnp.bfloat16, cast_inputs: bool = True) -> Callable[..., Any]:
   """fn with floating inputs cast to compute_dtype, fp32 params, fp32 floating outputs.
 
   Use inside a Haiku transform (e.g. around the trunk) when GlobalConfig.bfloat16 is set.
+  cast_inputs=False: inputs are passed as they are, for a fn that casts them itself where
+  AF2 does (the trunk computes distances and LayerNorms of recycled / template inputs in fp32
+  and casts the results).
   """
   if not enabled:
     return fn
@@ -59,7 +62,7 @@ def mixed_precision(fn: Callable[..., Any], enabled: bool = True,
   @functools.wraps(fn)
   def wrapped(*args):
     with bfloat16_params():
-      out = fn(*cast_floating(args, compute_dtype))
+      out = fn(*(cast_floating(args, compute_dtype) if cast_inputs else args))
     return cast_floating(out, jnp.float32)
 
   return wrapped
