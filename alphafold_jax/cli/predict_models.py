@@ -19,8 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
-import tempfile
+import sys
 import time
 from typing import Any, Dict
 
@@ -124,21 +123,11 @@ def _model_specs(args, preset_fn, overrides):
   return [spec]
 
 
-def _move_tree(src: str, dst: str) -> None:
-  """Moves src's entries into dst, merging folders (files replaced)."""
-  os.makedirs(dst, exist_ok=True)
-  for name in sorted(os.listdir(src)):
-    s, d = os.path.join(src, name), os.path.join(dst, name)
-    if os.path.isdir(s) and os.path.isdir(d):
-      _move_tree(s, d)
-    else:
-      os.replace(s, d)
-
-
 def run(args, preset_fn, features_cli) -> int:
   """Several models x seeds on every target; files in `args.output_layout`."""
   # pylint: disable=import-outside-toplevel
   from alphafold_jax.inference import af2_outputs, model_runner, outputs, predict, targets
+  from alphafold_jax.inference.output_dir import OutputDir
   if args.num_samples != 1:
     raise ValueError('--num-samples is for one model; use --num-seeds with --models')
   if args.num_seeds < 1:
@@ -178,46 +167,56 @@ def run(args, preset_fn, features_cli) -> int:
              'num_seeds': args.num_seeds, 'seed': args.seed, 'rank_by': args.rank_by,
              'output_layout': args.output_layout, 'config_overrides': overrides,
              'targets': []}
-  out_dir = os.path.abspath(args.out)
-  if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-    raise FileExistsError(f'output path {out_dir} exists and is not a directory')
-  anchor = os.path.dirname(out_dir)  # nearest existing ancestor: same filesystem
-  while not os.path.isdir(anchor):
-    anchor = os.path.dirname(anchor)
-  tmp = tempfile.mkdtemp(prefix=f'.{os.path.basename(out_dir)}.tmp-', dir=anchor)
-  try:
+  failed = written = 0
+  with OutputDir(args.out) as sink:  # checked (writable, stale staging removed) before work
     for target in sorted(target_list, key=lambda t: predict.bucket_length(len(t), buckets)):
-      runs = runner.run_target(specs, len(target), raw[target.name], args.num_seeds,
-                               args.seed, args.rank_by, keep_outputs=args.save_all,
-                               benchmark=args.benchmark)
-      order = model_runner.rank_runs(runs)
-      timings = {'features': feature_seconds[target.name] + shared}
-      for r in runs:
-        timings.update(r.timings)
-      if args.output_layout == 'af2':
-        files = af2_outputs.write_af2_target(
-            os.path.join(tmp, target.name), target.sequence, raw[target.name], runs, order,
-            timings, rank_by=args.rank_by, save_all=args.save_all)
-        files = [f'{target.name}/{f}' for f in files]
-      else:
-        names = [r.name for r in runs]
-        result = predict.TargetResult(target=target, samples=[r.sample for r in runs],
-                                      ranking=[names.index(n) for n in order])
-        files = outputs.write_target(tmp, result, {'runs': names}, plots=not args.no_plots)
+      entry = {'name': target.name, 'length': len(target)}
+      staging = sink.stage(target.name)
+      try:  # isolation: a failing target (out of memory included) loses only its own files
+        runs = runner.run_target(specs, len(target), raw[target.name], args.num_seeds,
+                                 args.seed, args.rank_by, keep_outputs=args.save_all,
+                                 benchmark=args.benchmark)
+        order = model_runner.rank_runs(runs)
+        timings = {'features': feature_seconds[target.name] + shared}
+        for r in runs:
+          timings.update(r.timings)
+        if args.output_layout == 'af2':
+          files = af2_outputs.write_af2_target(
+              os.path.join(staging, target.name), target.sequence, raw[target.name], runs,
+              order, timings, rank_by=args.rank_by, save_all=args.save_all)
+          files = [f'{target.name}/{f}' for f in files]
+        else:
+          names = [r.name for r in runs]
+          result = predict.TargetResult(target=target, samples=[r.sample for r in runs],
+                                        ranking=[names.index(n) for n in order])
+          files = outputs.write_target(staging, result, {'runs': names},
+                                       plots=not args.no_plots)
+        sink.commit(target.name)
+      except Exception as e:  # pylint: disable=broad-except  (per-target isolation, as predict)
+        sink.discard(target.name)
+        entry.update(status='failed', error=predict.describe_failure(e))
+        failed += 1
+        print(f'alphafold-jax predict: target {target.name!r} failed: {entry["error"]}',
+              file=sys.stderr)
+        summary['targets'].append(entry)
+        continue
+      written += 1
       best = runs[[r.name for r in runs].index(order[0])]
-      summary['targets'].append({
-          'name': target.name, 'length': len(target), 'order': order,
+      entry.update({
+          'status': 'ok', 'order': order,
           'ranking_confidence': {r.name: round(r.ranking_confidence, 4) for r in runs},
           'num_recycles': {r.name: r.sample.num_recycles for r in runs}, 'files': files})
+      summary['targets'].append(entry)
       print(f'{target.name}: {len(target)} residues, best {order[0]} '
             f'(mean pLDDT {best.sample.mean_plddt:.2f}'
             + ('' if best.sample.ptm is None else f', pTM {best.sample.ptm:.3f}') + ')')
-    summary.update(num_compiles=runner.num_compiles,
+    position = {t.name: i for i, t in enumerate(target_list)}  # back to FASTA order
+    summary['targets'].sort(key=lambda entry: position[entry['name']])
+    summary.update(num_written=written, num_failed=failed,
+                   num_compiles=runner.num_compiles,
                    compiles=[list(c) for c in runner.compiles],
                    seconds=round(time.time() - started, 2))
-    outputs.write_json(os.path.join(tmp, 'summary.json'), summary)
-    _move_tree(tmp, out_dir)  # only after every target succeeded; folders are merged
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-  print(f'wrote {len(target_list)} target(s) to {args.out} ({runner.num_compiles} compile(s))')
-  return 0
+    sink.write_json('summary.json', summary)
+  print(f'wrote {written} of {len(target_list)} target(s) to {args.out} '
+        f'({runner.num_compiles} compile(s))' + (f'; {failed} failed, see summary.json' if failed else ''))
+  return 1 if failed else 0

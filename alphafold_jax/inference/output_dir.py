@@ -148,11 +148,13 @@ class OutputDir:
     return path
 
   def commit(self, key: str) -> List[str]:
-    """Renames the staged files of `key` into --out; returns their names."""
+    """Renames the staged files of `key` into --out; returns their names. A staged folder
+    whose name already exists in --out (e.g. AF2's OUT/<target>/ holding msas/) is merged
+    into it, file by file."""
     path = self._stages.pop(key)
     names = sorted(os.listdir(path))
     for name in names:
-      os.replace(os.path.join(path, name), os.path.join(self.out_dir, name))
+      _move_into(os.path.join(path, name), os.path.join(self.out_dir, name))
       self.committed.append(name)
     shutil.rmtree(path, ignore_errors=True)
     return names
@@ -177,6 +179,16 @@ class OutputDir:
     if self._created is not None and not self.committed:
       shutil.rmtree(self._created, ignore_errors=True)  # nothing written: leave no trace
       self._created = None
+
+
+def _move_into(src: str, dst: str) -> None:
+  """os.replace, merging a folder into an existing folder of the same name."""
+  if os.path.isdir(src) and os.path.isdir(dst):
+    for name in sorted(os.listdir(src)):
+      _move_into(os.path.join(src, name), os.path.join(dst, name))
+    os.rmdir(src)
+  else:
+    os.replace(src, dst)
 
 
 def planned_files(name: str, num_samples: int) -> Sequence[str]:

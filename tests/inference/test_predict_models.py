@@ -171,6 +171,34 @@ def test_five_models_ranked_in_af2_layout(micro, params_dir, inputs, tmp_path, c
   assert [c[0] for c in summary['compiles']] == ['model_3', 'model_3_ptm']
 
 
+def test_a_failing_target_loses_only_its_own_files(micro, params_dir, inputs, tmp_path, capsys,
+                                                   monkeypatch):
+  """Issue 23's isolation on the several-models path: target prot_oracle fails (an injected
+  out-of-memory error); prot is still written in the AF2 layout, the failure is one stderr
+  line and a summary.json entry, exit code 1, no staging directory left."""
+  real = model_runner.ModelRunner.run_target
+  calls = []
+
+  def run_target(self, specs, length, raw, *args, **kwargs):
+    calls.append(length)
+    if len(calls) == 2:
+      raise MemoryError('RESOURCE_EXHAUSTED: injected')
+    return real(self, specs, length, raw, *args, **kwargs)
+  monkeypatch.setattr(model_runner.ModelRunner, 'run_target', run_target)
+  out = tmp_path / 'out'
+  code, err = _predict([str(inputs / 'two.fasta'), '--models', 'model_3', '--params-dir',
+                        str(params_dir), '--output-layout', 'af2', '--out', str(out), '--quiet'],
+                       capsys)
+  assert code == 1 and len(err) == 1 and 'out of memory' in err[0], err
+  summary = json.loads((out / 'summary.json').read_text())
+  status = {t['name']: t['status'] for t in summary['targets']}
+  failed = [name for name, s in status.items() if s == 'failed']
+  assert len(failed) == 1 and summary['num_written'] == 1 and summary['num_failed'] == 1
+  written = [name for name, s in status.items() if s == 'ok'][0]
+  assert (out / written / 'ranked_0.pdb').exists() and not (out / failed[0]).exists()
+  assert not [p for p in tmp_path.iterdir() if '.tmp-' in p.name]
+
+
 def _bad(argv, capsys, tmp_path):
   out = tmp_path / 'out'
   code, err = _predict([*argv, '--out', str(out), '--quiet'], capsys)
