@@ -34,6 +34,7 @@ from typing import Optional
 
 from alphafold_jax.cli import features as features_cli
 from alphafold_jax.cli import predict_models  # issue 18: --models, AF2 layout, model knobs
+from alphafold_jax.relax import cli_support as relax_cli  # --relax (OpenMM only when used)
 
 log = logging.getLogger('alphafold_jax.inference.predict')
 
@@ -68,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--quiet', action='store_true', help='no progress bar or log lines')
   features_cli.add_feature_arguments(parser, predict=True)  # search/template flags, --features
   predict_models.add_arguments(parser)  # --models, --params-dir, --output-layout, knobs
+  relax_cli.add_relax_argument(parser)  # --relax none|best|all: relaxed_<stem>.pdb
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -165,9 +167,15 @@ def _run(args: argparse.Namespace) -> int:
   from alphafold_jax.inference.output_dir import OutputDir, check_unique_names, planned_files
 
   _check_numbers(args)
+  relax_cli.check_relax_mode(args.relax)  # a missing [relax] extra fails before any work
   if predict_models.wanted(args):  # several models / seeds, AF2 layout (cli/predict_models.py)
+    if args.relax != 'none':
+      raise ValueError('--relax runs on the single-model path (--preset); with --models, '
+                       'relax the ranked_*.pdb files afterwards')
     return predict_models.run(args, _choose_preset, features_cli)
   if getattr(model_config(_choose_preset(args)), 'multimer', False):
+    if args.relax != 'none':
+      raise ValueError('--relax is not available for complexes (multimer presets) yet')
     from alphafold_jax.inference import complexes  # AF2-Multimer: complexes, ipTM ranking
     return complexes.run(args, _choose_preset(args))
   buckets = predict.parse_buckets(args.buckets) if args.buckets else predict.DEFAULT_BUCKETS
@@ -200,8 +208,11 @@ def _run(args: argparse.Namespace) -> int:
       entry = {'name': target.name, 'length': len(target), 'status': outcome.status}
       if outcome.status == 'ok':
         try:
-          outputs.write_target(sink.stage(target.name), outcome.result, extra,
-                               plots=not args.no_plots)
+          staging = sink.stage(target.name)
+          outputs.write_target(staging, outcome.result, extra, plots=not args.no_plots)
+          relaxed = relax_cli.relax_outputs(
+              staging, {target.name: _ranked_structure_files(outcome.result)}, args.relax,
+              log=log)  # a failed relax keeps the unrelaxed files and is reported
           files = sink.commit(target.name)
         except Exception as e:  # pylint: disable=broad-except  (isolation: one target's files)
           sink.discard(target.name)
@@ -213,6 +224,8 @@ def _run(args: argparse.Namespace) -> int:
                        best_sample=outcome.result.ranking[0], files=files)
           if best.ptm is not None:
             entry['ptm'] = round(best.ptm, 4)
+          if relaxed:
+            entry['relax'] = relaxed[target.name]
           written += 1
           ptm = f'  pTM {best.ptm:.3f}' if best.ptm is not None else ''
           print(f'{target.name}: {len(target)} residues (bucket {best.bucket}), '
@@ -236,6 +249,15 @@ def _run(args: argparse.Namespace) -> int:
         f'({predictor.num_compiles} compile(s), buckets {predictor.compiled_buckets})'
         + (f'; {failed} failed, see summary.json' if failed else ''))
   return 1 if failed else 0
+
+
+def _ranked_structure_files(result) -> list:
+  """The PDB files of a target's samples, best first: NAME.pdb alone for one sample, else
+  NAME.sample_K.pdb in ranking order (NAME.pdb is a copy of the best)."""
+  name = result.target.name
+  if len(result.samples) == 1:
+    return [f'{name}.pdb']
+  return [f'{name}.sample_{k}.pdb' for k in result.ranking]
 
 
 def main(argv: Optional[list] = None) -> int:

@@ -195,4 +195,5 @@ def planned_files(name: str, num_samples: int) -> Sequence[str]:
   """Every file name `outputs.write_target` may write for target `name` (plots included)."""
   stems = [name] + ([f'{name}.sample_{k}' for k in range(num_samples)] if num_samples > 1 else [])
   files = [f'{stem}{suffix}' for stem in stems for suffix in ('.pdb', '.cif', '.confidence.json')]
-  return files + [f'{name}.ranking.json', f'{name}.plddt.png', f'{name}.pae.png']
+  relaxed = [f'relaxed_{stem}.pdb' for stem in stems]  # --relax (relax/cli_support.py)
+  return files + relaxed + [f'{name}.ranking.json', f'{name}.plddt.png', f'{name}.pae.png']

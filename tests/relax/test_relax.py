@@ -102,3 +102,30 @@ def test_relax_outputs_writes_relaxed_files_and_reports_failures(crambin, tmp_pa
   every = cli_support.relax_outputs(str(tmp_path), {'T1': ['T1.pdb', 'T1.sample_1.pdb']},
                                     'all', config)
   assert [e['relaxed_file'] for e in every['T1']] == ['relaxed_T1.pdb', 'relaxed_T1.sample_1.pdb']
+
+
+def test_predict_relax_failure_keeps_the_unrelaxed_files_and_reports_it(tmp_path):
+  """`predict --relax best` wired end to end on a tiny random model, whose scrambled chain
+  makes OpenMM's minimisation fail (NaN): the run still succeeds, pep.pdb is written, no
+  relaxed file, and summary.json names the failure (relax_outputs' success path: above)."""
+  import jax  # pylint: disable=import-outside-toplevel
+  from alphafold_jax import cli  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.config import model_config  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.inference import weights  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.params import save_alphafold_params  # pylint: disable=import-outside-toplevel
+  shapes = weights.expected_param_shapes(model_config('tiny'))
+  rng = np.random.default_rng(0)
+  params = jax.tree_util.tree_map(
+      lambda s: (0.02 * rng.normal(size=s.shape)).astype(np.float32), shapes)
+  save_alphafold_params(params, tmp_path / 'p.npz')
+  (tmp_path / 'in.fasta').write_text('>pep\nGSHMKTAYIAKQRQ\n')
+  out = tmp_path / 'out'
+  code = cli.main(['predict', str(tmp_path / 'in.fasta'), '--preset', 'tiny', '--params',
+                   str(tmp_path / 'p.npz'), '--relax', 'best', '--out', str(out), '--quiet',
+                   '--no-plots'])
+  assert code == 0
+  summary = json.loads((out / 'summary.json').read_text())
+  (entry,) = summary['targets'][0]['relax']
+  assert entry['file'] == 'pep.pdb' and entry['relaxed_file'] is None
+  assert 'RelaxError' in entry['error'] and (out / 'pep.pdb').exists()
+  assert not (out / 'relaxed_pep.pdb').exists()
