@@ -7,7 +7,7 @@ zero/one initialisations survive, so zero-initialised gates and output layers al
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Iterable, Mapping, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -33,24 +33,29 @@ def _is_bias(name: str, shape) -> bool:
 
 def random_params(shapes, seed: int, *, scale_std: float = 0.2, bias_std: float = 0.2,
                   weight_gain: float = 1.0, gains: Optional[Mapping[str, float]] = None,
-                  stacked: bool = False):
+                  stacked: Union[bool, str, Iterable[str]] = False):
   """Random values (NumPy RNG) for every leaf of a parameter-shape tree.
 
   - LayerNorm `scale`: 1 + N(0, scale_std^2);
   - biases / offsets (names 'offset', 'bias', '*_b', and any 0-/1-D leaf): N(0, bias_std^2);
   - weights: N(0, gain^2 / fan_in), gain = weight_gain times the `gains` value of every key
     that is a substring of the leaf's module path ({'lddt_head': 3.} scales one head's weights).
-  With `stacked`, every leaf has a leading [num_block] axis that is not part of fan_in.
+  Stacked layers' leaves have a leading [num_block] axis that is not part of fan_in: `stacked`
+  is True (every leaf), or a scope substring (or several) naming the stacked modules, e.g.
+  '__layer_stack' for a tree whose template pair stack alone is stacked.
   Returns the same tree of jnp arrays, in each leaf's dtype.
   """
   rng = np.random.default_rng(seed)
   gains = dict(gains or {})
+  if isinstance(stacked, str):
+    stacked = (stacked,)
 
   def fill(path, leaf):
     keys = [str(getattr(p, 'key', p)) for p in path]
     module, name = '/'.join(keys[:-1]), keys[-1]
     shape = tuple(leaf.shape)
-    base = shape[1:] if stacked else shape
+    is_stacked = stacked if isinstance(stacked, bool) else any(s in module for s in stacked)
+    base = shape[1:] if is_stacked else shape
     noise = rng.standard_normal(shape)
     if name == 'scale':
       value = 1.0 + scale_std * noise
