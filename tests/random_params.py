@@ -15,6 +15,14 @@ import numpy as np
 
 _BIAS_NAMES = ('offset', 'bias')
 
+# Scopes whose parameters carry a leading [num_block] axis in AF2's (and our) full models: the
+# Evoformer and extra-MSA stacks, the multimer template stack, the monomer template pair stack.
+AF2_STACKS = ('evoformer_iteration', 'extra_msa_stack', 'template_embedding_iteration',
+              '__layer_stack')
+
+# The diffusion tests' narrower spreads (LayerNorm scales 1 + N(0, 0.1^2), biases N(0, 0.1^2)).
+DIFFUSION_STD = dict(scale_std=0.1, bias_std=0.1)
+
 
 def fan_in(name: str, shape) -> int:
   """Input width of a weight of (per-layer) `shape` [in..., out...].
