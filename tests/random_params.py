@@ -15,10 +15,11 @@ import numpy as np
 
 _BIAS_NAMES = ('offset', 'bias')
 
-# Scopes whose parameters carry a leading [num_block] axis in AF2's (and our) full models: the
-# Evoformer and extra-MSA stacks, the multimer template stack, the monomer template pair stack.
-AF2_STACKS = ('evoformer_iteration', 'extra_msa_stack', 'template_embedding_iteration',
-              '__layer_stack')
+# Scopes whose parameters carry a leading [num_block] axis in AF2's (and our) models: the
+# Evoformer and extra-MSA stacks, the multimer template stack, the monomer template pair stack
+# ('__layer_stack_no_state') and the diffusion trunk's Pairformer.
+STACKED_SCOPES = ('evoformer_iteration', 'extra_msa_stack', 'template_embedding_iteration',
+                  '__layer_stack', 'pairformer_block')
 
 # The diffusion tests' narrower spreads (LayerNorm scales 1 + N(0, 0.1^2), biases N(0, 0.1^2)).
 DIFFUSION_STD = dict(scale_std=0.1, bias_std=0.1)
@@ -50,7 +51,7 @@ def random_params(shapes, seed: int, *, scale_std: float = 0.2, bias_std: float 
     that is a substring of the leaf's module path ({'lddt_head': 3.} scales one head's weights).
   Stacked layers' leaves have a leading [num_block] axis that is not part of fan_in: `stacked`
   is True (every leaf), or a scope substring (or several) naming the stacked modules, e.g.
-  '__layer_stack' for a tree whose template pair stack alone is stacked.
+  STACKED_SCOPES for trees with some stacked and some unstacked modules.
   Returns the same tree of jnp arrays, in each leaf's dtype.
   """
   rng = np.random.default_rng(seed)
