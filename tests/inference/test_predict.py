@@ -20,6 +20,7 @@ from alphafold_jax import cli
 from alphafold_jax.inference import predict, weights
 from alphafold_jax.inference.targets import Target
 from alphafold_jax.params import ParamsError, save_alphafold_params
+from tests.random_params import STACKED_SCOPES, random_params
 
 SEQ_A = 'MKTAYIAKQRQISF'  # 14 residues
 SEQ_B = 'GSHMWEDPVKC'  # 11 residues: same bucket (16) as SEQ_A
@@ -32,22 +33,9 @@ MKTAYkkIAKQRQI-F
 """
 
 
-def _random_params(shapes, seed):
-  """Random params of the given shapes (no init compile): weights ~ N(0, 1/fan_in), LayerNorm
-  scale ~ 1. The pair representation of random models is large (std ~1e3), so the PAE head is
-  scaled down and the pLDDT head up, to get per-residue/per-pair varying confidences."""
-  rng = np.random.default_rng(seed)
-
-  def fill(path, s):
-    scope, name = str(path[0].key), str(path[-1].key)
-    if name == 'scale':
-      return (1. + 0.1 * rng.normal(size=s.shape)).astype(s.dtype)
-    if name in ('offset', 'bias'):
-      return (0.1 * rng.normal(size=s.shape)).astype(s.dtype)
-    gain = 3. if 'lddt_head' in scope else 0.01 if 'aligned_error_head' in scope else 1.
-    fan_in = int(np.prod(s.shape[:-1])) if len(s.shape) > 1 else 1
-    return (rng.normal(size=s.shape) * gain / np.sqrt(fan_in)).astype(s.dtype)
-  return jax.tree_util.tree_map_with_path(fill, shapes)
+# The pair representation of random models is large (std ~1e3): the PAE head is scaled down and
+# the pLDDT head up, to get per-residue/per-pair varying confidences.
+HEAD_GAINS = {'lddt_head': 3., 'aligned_error_head': 0.01}
 
 
 @pytest.fixture(scope='module')
@@ -55,7 +43,8 @@ def tiny_params(tmp_path_factory):
   """(npz path, params, expected shapes) of the tiny preset."""
   config = model_config('tiny', num_recycle=0)
   shapes = weights.expected_param_shapes(config)
-  params = _random_params(shapes, seed=3)
+  params = random_params(shapes, seed=3, scale_std=0.1, bias_std=0.1, gains=HEAD_GAINS,
+                         stacked=STACKED_SCOPES)
   path = tmp_path_factory.mktemp('params') / 'tiny_random.npz'
   save_alphafold_params(params, path)
   return path, params, shapes

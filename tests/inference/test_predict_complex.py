@@ -17,7 +17,7 @@ from alphafold_jax.params import save_alphafold_params
 from data_pipeline import parsers
 from alphafold_jax.inference.complexes import parse_complexes
 from data_pipeline.multimer import ChainInput, make_multimer_features
-from tests.model.multimer.multimer_testing import random_params
+from tests.random_params import STACKED_SCOPES, random_params
 
 MSA = pathlib.Path(__file__).resolve().parents[1] / 'data' / 'msa'
 A3M_A = MSA / 'af2_pipeline_example' / 'bfd_uniclust_hits.a3m'
@@ -33,7 +33,7 @@ def params_file(tmp_path_factory):
   # random values in the model's parameter tree (no init compile)
   model = RunModel(model_config('tiny_multimer'))
   feats = make_multimer_features([ChainInput('ACDEFGHIK'), ChainInput('LMNPQRSTV')])
-  params = random_params(model.param_shapes(feats), seed=0)
+  params = random_params(model.param_shapes(feats), seed=0, stacked=STACKED_SCOPES)
   path = tmp_path_factory.mktemp('params') / 'params_tiny_multimer.npz'
   save_alphafold_params(params, path)
   return str(path)

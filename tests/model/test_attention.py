@@ -11,6 +11,7 @@ from alphafold_jax.model.attention import (HEADS_FIRST_MIN_LOGITS, Attention, At
                                           AttentionConfigError, GlobalAttention, mask_to_bias)
 from tests.ops import trunk_testing as tt
 from tests.oracle import requires_oracle
+from tests.random_params import random_params
 
 pytestmark = requires_oracle
 
@@ -93,7 +94,7 @@ def test_masked_keys_do_not_leak():
   mask = np.ones((3, 5), np.float32)
   mask[:, 3:] = 0
   bias = mask_to_bias(jnp.asarray(mask), jnp.float32)[:, None, None, :]
-  params = tt.random_params(tt.param_shapes(t, q, q, bias), 2)
+  params = random_params(tt.param_shapes(t, q, q, bias), 2)
   out1 = t.apply(params, None, q, q, bias)
   m2 = q.at[:, 3:].set(tt.normal(9, (3, 2, 6), 10.0))
   out2 = t.apply(params, None, q, m2, bias)

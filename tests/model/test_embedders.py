@@ -18,40 +18,12 @@ import pytest
 
 from alphafold_jax.model import embedders
 from tests.oracle import requires_oracle
+from tests.random_params import random_params
 
 pytestmark = requires_oracle
 
 TOL = 1e-4
 N_RES, N_REAL, N_SEQ, N_EXTRA = 11, 8, 5, 7
-
-
-def random_params(shapes, seed):
-  """Random parameters for a tree of ShapeDtypeStructs (from `jax.eval_shape(init)`).
-
-  LayerNorm scales ~ 1 + N(0, 0.2^2), offsets/biases ~ N(0, 0.2^2), other weights
-  ~ N(0, 1/fan_in): generic values (none of AF2's zero/one initialisations) at sane scales,
-  without compiling the oracle's init.
-  """
-  rng = np.random.default_rng(seed)
-  out = {}
-  for module, leaves in shapes.items():
-    out[module] = {}
-    for name, sd in leaves.items():
-      noise = rng.normal(size=sd.shape).astype(np.float32)
-      if name == 'scale':
-        value = 1.0 + 0.2 * noise
-      elif name in ('offset', 'bias', 'output_b', 'gating_b'):
-        value = 0.2 * noise
-      else:  # weights [(stack,) in..., out...]; the stack axis never counts in fan_in
-        if name in ('query_w', 'key_w', 'value_w', 'gating_w'):
-          fan_in = sd.shape[-3] if len(sd.shape) >= 3 else sd.shape[-2]  # [in, H, c] / [in, c]
-        elif name == 'output_w':
-          fan_in = sd.shape[-3] * sd.shape[-2]  # [H, c, out]
-        else:
-          fan_in = sd.shape[-2]  # weights [in, out], feat_2d_weights [c, H]
-        value = noise / np.sqrt(fan_in)
-      out[module][name] = jnp.asarray(value)
-  return out
 
 
 def make_batch(seed, n_res=N_RES, n_real=N_REAL, n_seq=N_SEQ, n_extra=N_EXTRA, gaps=True):

@@ -13,6 +13,7 @@ from alphafold_jax.model.outer_product_mean import OuterProductMeanConfig
 from alphafold_jax.model.transition import TransitionConfig
 from tests.ops import trunk_testing as tt
 from tests.oracle import requires_oracle
+from tests.random_params import random_params
 
 pytestmark = requires_oracle
 
@@ -102,7 +103,7 @@ def test_stack_matches_oracle_layer_stack(is_extra):
   shapes = tt.param_shapes(t_oracle, *args)
   tt.same_tree_structure(tt.param_shapes(t_ours, *args), shapes)
   assert all(v.shape[0] == 3 for d in shapes.values() for v in d.values())
-  params = tt.random_params(shapes, seed=4, stacked=True)
+  params = random_params(shapes, seed=4, stacked=True)
   (m, z) = jax.jit(t_ours.apply)(params, jax.random.PRNGKey(0), *args)
   (m_ref, z_ref) = jax.jit(t_oracle.apply)(params, jax.random.PRNGKey(0), *args)
   d = max(tt.max_diff(m, m_ref, args[2]), tt.max_diff(z, z_ref, args[3]))
@@ -123,7 +124,7 @@ def test_scan_equals_loop_with_dropout():
   args = _inputs(4, 6, 3, 5, 15, 9, seed=5)
   gc = tt.our_global_config(deterministic=False)
   t = hk.transform(_stack_fn(cfg, False, 2, gc, True))
-  params = tt.random_params(tt.param_shapes(t, *args), seed=6, stacked=True)
+  params = random_params(tt.param_shapes(t, *args), seed=6, stacked=True)
   key = jax.random.PRNGKey(7)
   block = hk.transform(lambda *a: evoformer.EvoformerIteration(cfg, gc, False)(*a, is_training=True))
 
@@ -159,7 +160,7 @@ def test_gradients_finite_with_padding_and_low_memory_policy_equal():
   t, t_low = block(plain_gc), block(low_gc)
   shapes = tt.param_shapes(t, *args)
   tt.same_tree_structure(tt.param_shapes(t_low, *args), shapes)
-  params = tt.random_params(shapes, seed=13)
+  params = random_params(shapes, seed=13)
 
   def value_and_grads(t):
     loss = lambda p, m, z: _loss(*t.apply(p, None, m, z, *args[2:]), args)
@@ -191,7 +192,7 @@ def test_chunked_equals_unchunked_and_padding_invariance(is_extra):
   fn = lambda gc: (lambda *a: evoformer.EvoformerIteration(cfg, gc, is_extra)(*a))
   t = hk.transform(fn(tt.our_global_config()))
   t_chunk = hk.transform(fn(tt.our_global_config(subbatch_size=2)))
-  params = tt.random_params(tt.param_shapes(t, msa, pair, msa_mask, pair_mask), seed=11)
+  params = random_params(tt.param_shapes(t, msa, pair, msa_mask, pair_mask), seed=11)
   m, z = jax.jit(t.apply)(params, None, msa, pair, msa_mask, pair_mask)
   big = (msa_big, pair_big, msa_mask_big, pair_mask_big)
   m_big, z_big = jax.jit(t.apply)(params, None, *big)

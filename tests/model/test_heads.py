@@ -9,6 +9,7 @@ import pytest
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model import heads
 from tests.oracle import requires_oracle
+from tests.random_params import random_params
 
 pytestmark = requires_oracle
 
@@ -21,23 +22,6 @@ def _oracle_heads():
   cfg = config.model_config('model_1_ptm')
   cfg.model.global_config.bfloat16 = False
   return cfg.model.heads, cfg.model.global_config
-
-
-def _random_params(shape_tree, seed):
-  """Fill an (eval_shape'd) param tree with non-trivial random values (no zero layers)."""
-  rng = np.random.default_rng(seed)
-  out = {}
-  for mod, leaves in shape_tree.items():
-    out[mod] = {}
-    for name, s in leaves.items():
-      if name == 'weights':
-        v = rng.normal(size=s.shape) / np.sqrt(s.shape[0])
-      elif name == 'scale':
-        v = 1.0 + 0.2 * rng.normal(size=s.shape)
-      else:
-        v = 0.2 * rng.normal(size=s.shape)
-      out[mod][name] = jnp.asarray(v, jnp.float32)
-  return out
 
 
 def _reps(seed):
@@ -73,7 +57,7 @@ def test_head_matches_oracle(ours_cls, ours_cfg, oracle_name, cfg_key, inp):
   our_shapes = jax.eval_shape(ours.init, jax.random.PRNGKey(0), reps[inp])
   assert jax.tree_util.tree_map(lambda s: s.shape, our_shapes) == \
       jax.tree_util.tree_map(lambda s: s.shape, shapes)
-  params = _random_params(shapes, 1)
+  params = random_params(shapes, 1)
   ref = oracle.apply(params, None, reps)
   out = ours.apply(params, None, reps[inp])
   assert set(out) == set(ref), (set(out), set(ref))

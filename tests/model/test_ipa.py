@@ -11,27 +11,13 @@ from alphafold_jax.geometry import quaternion
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model.ipa import InvariantPointAttention, InvariantPointAttentionConfig
 from tests.oracle import requires_oracle
+from tests.random_params import random_params
 
 pytestmark = requires_oracle
 
 N_RES, N_PAD, C_S, C_Z = 13, 3, 384, 128
 CFG = InvariantPointAttentionConfig()  # model_1_ptm widths
 GC = GlobalConfig(deterministic=True)
-
-
-def _random_params(shape_tree, seed):
-  """Non-trivial random values for every leaf (AF2 zero-inits output_projection)."""
-  rng = np.random.default_rng(seed)
-  out = {}
-  for mod, leaves in shape_tree.items():
-    out[mod] = {}
-    for name, s in leaves.items():
-      if name == 'weights':
-        v = rng.normal(size=s.shape) / np.sqrt(s.shape[0])
-      else:
-        v = 0.5 * rng.normal(size=s.shape)
-      out[mod][name] = jnp.asarray(v, jnp.float32)
-  return out
 
 
 def _random_frames(rng, shape, trans_scale=1.0):
@@ -57,7 +43,8 @@ _ours_apply = jax.jit(_ours.apply)
 def params():
   single, pair, mask, _, frames = _inputs(0)
   shapes = jax.eval_shape(_ours.init, jax.random.PRNGKey(0), single, pair, mask, frames)
-  return _random_params(shapes, 1)
+  # AF2 zero-inits output_projection; biases and point weights ~ N(0, 0.5^2).
+  return random_params(shapes, 1, bias_std=0.5)
 
 
 def test_matches_oracle(params):

@@ -12,6 +12,7 @@ from alphafold_jax.model.outer_product_mean import OuterProductMean, OuterProduc
 from alphafold_jax.model.transition import Transition, TransitionConfig
 from tests.ops import trunk_testing as tt
 from tests.oracle import requires_oracle
+from tests.random_params import random_params
 
 pytestmark = requires_oracle
 
@@ -131,7 +132,7 @@ def test_msa_padding_invariance(module):
   msa_big = tt.normal(3, (s + ps, n + pn, c_m), 5.0).at[:s, :n].set(msa)
   pair_big = tt.normal(4, (n + pn, n + pn, c_z), 5.0).at[:n, :n].set(pair)
   mask_big = jnp.zeros((s + ps, n + pn)).at[:s, :n].set(1.0)
-  params = tt.random_params(tt.param_shapes(t, msa, mask, pair), seed=5)
+  params = random_params(tt.param_shapes(t, msa, mask, pair), seed=5)
   apply = jax.jit(t.apply)
   small = apply(params, None, msa, mask, pair)
   big = apply(params, None, msa_big, mask_big, pair_big)

@@ -12,6 +12,7 @@ from alphafold_jax.model.msa import row_attention_config
 from alphafold_jax.model.transition import Transition, TransitionConfig
 from alphafold_jax.ops import memory_policy
 from tests.ops import trunk_testing as tt
+from tests.random_params import random_params
 
 C_S, C_Z = 12, 9
 
@@ -42,7 +43,7 @@ def test_pair_track_is_the_triangle_composition_and_single_reads_pair():
   """The pair output equals the five pair sub-blocks applied in AF3 order; single depends on pair."""
   s, z, m = _inputs(6, 6, seed=1)
   t = _block()
-  params = tt.random_params(tt.param_shapes(t, s, z, m), seed=2)
+  params = random_params(tt.param_shapes(t, s, z, m), seed=2)
   s_out, z_out = jax.jit(t.apply)(params, None, s, z, m)
   gc = tt.our_global_config()
   cfg = _config()
@@ -74,7 +75,7 @@ def test_padding_invariance_and_chunking():
   m_big = jnp.zeros(n + pad).at[:n].set(1.0)
   t = _block()
   t_chunk = _block(tt.our_global_config(subbatch_size=2))
-  params = tt.random_params(tt.param_shapes(t, s, z, m), seed=4)
+  params = random_params(tt.param_shapes(t, s, z, m), seed=4)
   s1, z1 = jax.jit(t.apply)(params, None, s, z, m)
   s2, z2 = jax.jit(t.apply)(params, None, s_big, z_big, m_big)
   s3, z3 = jax.jit(t_chunk.apply)(params, None, s_big, z_big, m_big)
@@ -88,7 +89,7 @@ def test_stack_equals_loop_values_and_grads():
   stack = lambda gc: hk.transform(lambda s, z, m: pairformer.pairformer_stack(
       s, z, m, config=_config(), global_config=gc, num_block=2, is_training=True))
   t = stack(gc)
-  params = tt.random_params(tt.param_shapes(t, s, z, m), seed=8, stacked=True)
+  params = random_params(tt.param_shapes(t, s, z, m), seed=8, stacked=True)
   assert params['pairformer_block/single_transition/transition1']['weights'].shape == (2, C_S, 4 * C_S)
   key = jax.random.PRNGKey(9)
   block = hk.transform(lambda s, z, m: pairformer.PairformerBlock(_config(), gc)(s, z, m, True))

@@ -16,6 +16,7 @@ from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model import all_atom
 from alphafold_jax.model import structure_module as sm
 from tests.oracle import requires_oracle
+from tests.random_params import random_params
 
 pytestmark = requires_oracle
 
@@ -50,23 +51,9 @@ def _oracle_batch(aatype, seq_mask):
   }
 
 
-def _random_params(shape_tree, seed):
-  """Non-trivial random values for every leaf of an eval_shape'd param tree."""
-  rng = np.random.default_rng(seed)
-  out = {}
-  for mod, leaves in shape_tree.items():
-    out[mod] = {}
-    for name, s in leaves.items():
-      if name == 'weights':
-        v = rng.normal(size=s.shape) / np.sqrt(s.shape[0])
-        if mod.endswith('affine_update'):
-          v = 0.1 * v  # ~1 A and ~10 degree steps per layer: protein-like spreads
-      elif name == 'scale':
-        v = 1.0 + 0.2 * rng.normal(size=s.shape)
-      else:
-        v = 0.2 * rng.normal(size=s.shape)
-      out[mod][name] = jnp.asarray(v, jnp.float32)
-  return out
+def _sm_params(shapes, seed):
+  # affine_update weights x0.1: ~1 A and ~10 degree steps per layer, protein-like spreads.
+  return random_params(shapes, seed, gains={'affine_update': 0.1})
 
 
 def _inputs(seed, n=N_RES, n_pad=N_PAD):
@@ -144,7 +131,7 @@ def _oracle_value_and_grad(params, inputs, w):
 def setup():
   inputs = _inputs(0)
   shapes = jax.eval_shape(_oracle.init, jax.random.PRNGKey(0), *inputs)
-  params = _random_params(shapes, 1)
+  params = _sm_params(shapes, 1)
   w = _loss_weights(2)
   (loss, out), grads = _ours_value_and_grad(params, inputs, w)
   return shapes, params, inputs, w, out, grads
@@ -273,7 +260,7 @@ def test_small_config_training_dropout_and_af2_init_grads():
   f = hk.transform(lambda s, z, a, m, t, k: sm.StructureModule(cfg, gc)(s, z, a, m, t, k))
   shapes = jax.eval_shape(lambda k: f.init(k, single, pair, aatype, seq_mask, False, None),
                           jax.random.PRNGKey(0))
-  params = _random_params(shapes, 6)
+  params = _sm_params(shapes, 6)
   # AF2's initialisation zeroes these final layers (GlobalConfig.zero_init).
   zero_init = ('output_projection', 'transition_2', 'affine_update', 'resblock2', 'resblock2_1')
   af2_init = {m: {k: (jnp.zeros_like(v) if m.endswith(zero_init) else v) for k, v in d.items()}

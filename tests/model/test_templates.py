@@ -29,8 +29,9 @@ from alphafold_jax.model.transition import TransitionConfig
 from alphafold_jax.model.triangle import (ending_node_config, incoming_config, outgoing_config,
                                           starting_node_config)
 
-from tests.model.test_embedders import N_REAL, N_RES, make_batch, random_params
+from tests.model.test_embedders import N_REAL, N_RES, make_batch
 from tests.oracle import requires_oracle
+from tests.random_params import STACKED_SCOPES, random_params
 
 pytestmark = requires_oracle
 
@@ -136,7 +137,7 @@ def test_template_embedding_matches_oracle(batch):
   # un-replaced torsions at every well-posed entry.
   oracle = _oracle(zero_init=False)
   key = jax.random.PRNGKey(0)
-  params = random_params(jax.eval_shape(oracle.init, key, batch), seed=7)
+  params = random_params(jax.eval_shape(oracle.init, key, batch), seed=7, stacked=STACKED_SCOPES)
   ref = jax.jit(oracle.apply)(params, key, batch)
   gc = GlobalConfig(deterministic=True, zero_init=False, subbatch_size=4)
   ours = _ours(gc)
@@ -196,7 +197,8 @@ def test_padding_masked_template_and_chunking(batch):
   chunked = _small_model(GlobalConfig(deterministic=True, zero_init=False, subbatch_size=4))
   plain = _small_model(GlobalConfig(deterministic=True, zero_init=False, subbatch_size=None))
   full_in = _small_inputs(batch, N_RES, 3)
-  params = random_params(jax.eval_shape(chunked.init, key, *full_in), seed=4)
+  params = random_params(jax.eval_shape(chunked.init, key, *full_in), seed=4,
+                         stacked=STACKED_SCOPES)
   full = jax.jit(chunked.apply)(params, key, *full_in)
   part = jax.jit(plain.apply)(params, key, *_small_inputs(batch, N_REAL, 2))
   d_pair = float(jnp.abs(full['template_pair'][:N_REAL, :N_REAL] - part['template_pair']).max())
@@ -215,7 +217,8 @@ def test_no_templates_gives_zero_and_finite_gradients(batch):
   model = _small_model(gc, no_stack)
   key = jax.random.PRNGKey(1)
   query, templ, mask_2d = _small_inputs(batch, N_RES, 3)
-  params = random_params(jax.eval_shape(model.init, key, query, templ, mask_2d), seed=5)
+  params = random_params(jax.eval_shape(model.init, key, query, templ, mask_2d), seed=5,
+                         stacked=STACKED_SCOPES)
 
   @jax.jit
   @functools.partial(jax.value_and_grad, argnums=(0, 1, 2), has_aux=True)
@@ -245,7 +248,7 @@ def test_zero_init_switches_torsion_placeholder(batch):
   for zero_init in (True, False):
     f = hk.transform(lambda t: templates.embed_template_single(
         t, C_M, GlobalConfig(zero_init=zero_init)))
-    params = random_params(jax.eval_shape(f.init, key, templ), seed=6)
+    params = random_params(jax.eval_shape(f.init, key, templ), seed=6, stacked=STACKED_SCOPES)
     rows[zero_init], row_mask = jax.jit(f.apply)(params, key, templ)
   tors = geometry_torsions.atom37_to_torsion_angles(
       templ['template_aatype'], templ['template_all_atom_positions'],

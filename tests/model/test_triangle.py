@@ -13,6 +13,7 @@ from alphafold_jax.model import triangle
 from alphafold_jax.model.attention import AttentionBlockConfig, AttentionConfigError
 from tests.ops import trunk_testing as tt
 from tests.oracle import requires_oracle
+from tests.random_params import random_params
 
 pytestmark = requires_oracle
 
@@ -94,7 +95,7 @@ def test_triangle_padding_invariance(module):
   pair_small, mask_small = _pair_inputs(n, n, c, seed=1)
   pair_big = tt.normal(2, (n + pad, n + pad, c), 5.0).at[:n, :n].set(pair_small)
   mask_big = jnp.zeros((n + pad, n + pad)).at[:n, :n].set(1.0)
-  params = tt.random_params(tt.param_shapes(t, pair_small, mask_small), seed=3)
+  params = random_params(tt.param_shapes(t, pair_small, mask_small), seed=3)
   apply = jax.jit(t.apply)
   small = apply(params, None, pair_small, mask_small)
   big = apply(params, None, pair_big, mask_big)
@@ -111,7 +112,7 @@ def test_outgoing_and_incoming_differ_and_transpose():
   t_in = hk.transform(lambda p, m: triangle.TriangleMultiplication(in_cfg, gc, name='tri')(p, m))
   pair, mask = _pair_inputs(5, 5, 6, seed=4)
   pair = pair.at[:, :, 0].add(jnp.arange(5.0)[:, None])  # make the pair non-symmetric
-  params = tt.random_params(tt.param_shapes(t_out, pair, mask), seed=5)
+  params = random_params(tt.param_shapes(t_out, pair, mask), seed=5)
   a = t_out.apply(params, None, pair, mask)
   # incoming(z^T)_ij = sum_k L(z^T)_kj R(z^T)_ki = sum_k L(z)_jk R(z)_ik = outgoing(z)_ji, and every
   # other step is position-wise, so incoming on the transposed pair is the transposed outgoing.

@@ -12,6 +12,7 @@ from alphafold_jax.ops.global_config import GlobalConfig, GlobalConfigError
 from alphafold_jax.model.attention import Attention, AttentionConfig
 from alphafold_jax.ops import chunking, memory_policy
 from tests.ops import trunk_testing as tt
+from tests.random_params import random_params
 
 
 def test_policy_table():
@@ -80,7 +81,7 @@ def test_sublayer_remat_and_chunks_keep_params_values_and_grads():
   low = _attention_branch(low_gc, True)
   shapes = tt.param_shapes(plain, x, bias)
   tt.same_tree_structure(tt.param_shapes(low, x, bias), shapes)
-  params = tt.random_params(shapes, seed=2)
+  params = random_params(shapes, seed=2)
 
   def grads(t):
     loss = lambda p, x: jnp.sum(jnp.sin(t.apply(p, None, x, bias)))

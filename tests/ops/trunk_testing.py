@@ -1,4 +1,4 @@
-"""Helpers shared by the trunk oracle tests (random params, padded inputs, oracle configs)."""
+"""Helpers shared by the trunk oracle tests (padded inputs, oracle configs, oracle comparison)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from alphafold_jax.ops.global_config import GlobalConfig
+from tests.random_params import random_params
 
 
 def oracle_configs():
@@ -29,33 +30,6 @@ def our_global_config(**kw) -> GlobalConfig:
   kw.setdefault('deterministic', True)
   kw.setdefault('subbatch_size', None)
   return GlobalConfig(**kw)
-
-
-def _param_scale(name: str, shape) -> float:
-  if name == 'output_w' and len(shape) == 3:  # [H, c, o] attention / [c, c, o] outer product mean
-    return 1.0 / np.sqrt(shape[0] * shape[1])
-  return 1.0 / np.sqrt(shape[0]) if len(shape) > 1 else 0.2
-
-
-def random_params(shapes, seed: int, stacked: bool = False):
-  """Generic random params (NumPy RNG, no compilation) for a param-shape tree from `param_shapes`.
-
-  Weights ~ N(0, 1/fan_in), biases/offsets ~ N(0, 0.2^2), LayerNorm scales ~ 1 + N(0, 0.2^2), so
-  AF2's zero-initialised gates and output layers are all non-trivial."""
-  rng = np.random.default_rng(seed)
-  out = {}
-  for module in sorted(shapes):
-    out[module] = {}
-    for name in sorted(shapes[module]):
-      leaf = shapes[module][name]
-      # Stacked blocks carry a leading [num_block] axis: scale by the per-block shape.
-      shape = tuple(leaf.shape)
-      base = shape[1:] if stacked else shape
-      x = rng.standard_normal(shape).astype(np.float32) * _param_scale(name, base)
-      if name == 'scale':
-        x = 1.0 + x
-      out[module][name] = jnp.asarray(x)
-  return out
 
 
 def param_shapes(transformed, *args):

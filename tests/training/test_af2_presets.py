@@ -20,7 +20,7 @@ from alphafold_jax.training import af2_presets
 from alphafold_jax.training import presets
 from alphafold_jax.training.data import DatasetSampler
 from alphafold_jax.training.config import TrainConfig
-from tests.model.diffusion import diffusion_testing
+from tests.random_params import DIFFUSION_STD, STACKED_SCOPES, random_params
 from tests.training.conftest import NANO
 
 CROP = 11
@@ -43,7 +43,8 @@ def test_tiny_af2_trains_with_its_losses():
 
   # Random non-trivial params (zero-init final layers would hide gradient paths; also skips
   # compiling init). The recycle count is traced, as in the train step.
-  params = diffusion_testing.random_params(init, examples[0], seed=3)
+  params = random_params(jax.eval_shape(init, jax.random.PRNGKey(0), examples[0]), seed=3,
+                         stacked=STACKED_SCOPES, **DIFFUSION_STD)
   params = jax.tree.map(lambda x: 0.5 * x, params)
   grad_fn = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))
   (loss, metrics), grads = grad_fn(params, examples[1], jax.random.PRNGKey(0), jnp.int32(1))

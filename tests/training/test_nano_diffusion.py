@@ -10,7 +10,7 @@ from alphafold_jax.model.diffusion.config import DenoiserConfig, SamplerConfig, 
 from alphafold_jax.model.heads.distogram import DistogramHeadConfig
 from alphafold_jax.training import diffusion_presets as dp
 from alphafold_jax.training import presets
-from tests.model.diffusion import diffusion_testing
+from tests.random_params import DIFFUSION_STD, STACKED_SCOPES, random_params
 
 # Distinct small widths so a transposed axis cannot pass.
 TINY = dp.DiffusionModelConfig(
@@ -33,7 +33,8 @@ def model(tiny_examples):
   Random params instead of the init's: with AF2's zero-init final layers the trunk gets no
   gradient at step 0, and skipping init's compilation keeps the test fast."""
   init, loss_fn, predict_ca = dp.build(TINY)
-  params = diffusion_testing.random_params(init, tiny_examples[0], seed=1)
+  params = random_params(jax.eval_shape(init, jax.random.PRNGKey(0), tiny_examples[0]), seed=1,
+                         stacked=STACKED_SCOPES, **DIFFUSION_STD)
   grad_fn = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))
   return params, grad_fn, jax.jit(predict_ca)
 

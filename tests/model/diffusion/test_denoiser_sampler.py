@@ -15,7 +15,7 @@ from alphafold_jax.model.diffusion import backbone, sampler
 from alphafold_jax.model.diffusion.config import (DenoiserConfig, SamplerConfig,
                                                   SE3DiffusionConfig)
 from alphafold_jax.model.diffusion.denoiser import FrameDenoiser, make_denoise_fn
-from tests.model.diffusion import diffusion_testing
+from tests.random_params import DIFFUSION_STD, random_params
 
 GC = GlobalConfig(deterministic=True, zero_init=False)
 DCFG = DenoiserConfig(num_block=2, num_channel=16, num_pair_channel=8, num_time_channel=8,
@@ -45,7 +45,8 @@ def model():
   fn = _apply()
   frames, single, pair, mask, prev = _inputs(11, 8)
   # Random non-trivial params from the init's shapes (no compilation of init).
-  return fn, diffusion_testing.random_params(fn.init, frames, 0.3, single, pair, mask, prev, 1.)
+  shapes = jax.eval_shape(fn.init, jax.random.PRNGKey(0), frames, 0.3, single, pair, mask, prev, 1.)
+  return fn, random_params(shapes, 0, **DIFFUSION_STD)
 
 
 def test_denoiser_is_se3_equivariant(model):

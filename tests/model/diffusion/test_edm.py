@@ -13,7 +13,7 @@ from alphafold_jax.model.diffusion import edm
 from alphafold_jax.model.diffusion.config import EDMConfig
 from alphafold_jax.model.diffusion.edm_network import (EDMBackboneNetwork, EDMNetworkConfig,
                                                        make_network_fn)
-from tests.model.diffusion import diffusion_testing
+from tests.random_params import DIFFUSION_STD, random_params
 
 CFG = EDMConfig()
 
@@ -82,8 +82,9 @@ def test_edm_network_sampler_deterministic_finite_centred_padded_and_unpadded():
   k = jax.random.split(jax.random.PRNGKey(5), 3)
   single = jax.random.normal(k[0], (n, c_s))
   pair = jax.random.normal(k[1], (n, n, c_z))
-  params = diffusion_testing.random_params(fn.init, jnp.zeros((3 * n, 3)), 0., single, pair,
-                                           jnp.ones(n))
+  shapes = jax.eval_shape(fn.init, jax.random.PRNGKey(0), jnp.zeros((3 * n, 3)), 0., single,
+                          pair, jnp.ones(n))
+  params = random_params(shapes, 0, **DIFFUSION_STD)
   cfg = dataclasses.replace(CFG, num_steps=6, num_samples=2)
   denoise = edm.precondition(make_network_fn(fn.apply, params), cfg)
   run = edm.make_sampler(denoise, cfg)

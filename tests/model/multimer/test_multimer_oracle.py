@@ -32,7 +32,7 @@ from alphafold_jax.common import residue_constants as rc
 from alphafold_jax.config import model_config
 from alphafold_jax.model import RunModel
 from alphafold_jax.params import load_alphafold_params, save_alphafold_params
-from tests.model.multimer.multimer_testing import random_params
+from tests.random_params import STACKED_SCOPES, random_params
 
 oracle_config = oracle_import('alphafold.model.config')
 from alphafold.data import feature_processing  # noqa: E402
@@ -135,7 +135,8 @@ def _oracle_model_and_params(cfg, feats, seed):
       feats['aatype'].shape[0])})
   shapes = jax.eval_shape(transformed.init, jax.random.PRNGKey(seed), batch,
                           jax.random.PRNGKey(0))
-  return transformed, random_params(shapes, seed, scale=SCALE)
+  return transformed, random_params(shapes, seed, weight_gain=SCALE, bias_std=0.2 * SCALE,
+                                    stacked=STACKED_SCOPES)
 
 
 def _our_base_key(seed):

@@ -8,14 +8,14 @@ from alphafold_jax.config import model_config
 from alphafold_jax.model import RunModel
 from data_pipeline.multimer import ChainInput, make_multimer_features
 from data_pipeline.multimer.cropping import pad_complex
-from tests.model.multimer.multimer_testing import random_params
+from tests.random_params import STACKED_SCOPES, random_params
 
 
 def test_padding_does_not_change_real_residues():
   example = make_multimer_features([ChainInput('MKTAYIAKQRQIS'), ChainInput('GSHMLEDPV')])
   n = example['aatype'].shape[0]
   model = RunModel(model_config('tiny_multimer'))
-  model.params = random_params(model.param_shapes(example), seed=4)
+  model.params = random_params(model.param_shapes(example), seed=4, stacked=STACKED_SCOPES)
   ours = model.predict(example, random_seed=1)
   padded = model.predict(pad_complex(example, n + 5), random_seed=1)
   d_pos = np.max(np.abs(padded['final_atom_positions'][:n] - ours['final_atom_positions']))

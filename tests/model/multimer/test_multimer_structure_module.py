@@ -14,7 +14,7 @@ from tests.oracle import oracle_import, requires_oracle
 from alphafold_jax.model.multimer.structure_module import StructureModule
 from alphafold_jax.model.structure_module import StructureModuleConfig
 from alphafold_jax.ops.global_config import GlobalConfig
-from tests.model.multimer.multimer_testing import random_params
+from tests.random_params import random_params
 
 fm = oracle_import('alphafold.model.folding_multimer')
 from alphafold.model import config as oracle_config  # noqa: E402
@@ -49,7 +49,7 @@ def test_structure_module_matches_oracle():
   shapes = jax.eval_shape(t.init, key, reps, batch)
   assert jax.tree_util.tree_map(lambda x: x.shape, jax.eval_shape(o.init, key, reps, batch)) == \
       jax.tree_util.tree_map(lambda x: x.shape, shapes)
-  params = random_params(shapes, seed=3, scale=0.5)
+  params = random_params(shapes, seed=3, weight_gain=0.5, bias_std=0.1)
   theirs = jax.jit(t.apply)(params, key, reps, batch)
   ours = jax.jit(o.apply)(params, key, reps, batch)
   np.testing.assert_array_equal(ours['final_atom_mask'], theirs['final_atom_mask'])

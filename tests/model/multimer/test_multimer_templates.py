@@ -13,7 +13,7 @@ from tests.oracle import oracle_import, requires_oracle
 from alphafold_jax.model.multimer.templates import (MultimerTemplateConfig, TemplateEmbedding,
                                                     template_rows)
 from alphafold_jax.ops.global_config import GlobalConfig
-from tests.model.multimer.multimer_testing import random_params
+from tests.random_params import STACKED_SCOPES, random_params
 
 mm = oracle_import('alphafold.model.modules_multimer')
 from alphafold.model import config as oracle_config  # noqa: E402
@@ -73,7 +73,7 @@ def test_template_pair_embedding_matches_oracle():
   shapes = jax.eval_shape(t.init, key, tb, query)
   assert jax.tree_util.tree_map(lambda x: x.shape, jax.eval_shape(o.init, key, tb, query)) == \
       jax.tree_util.tree_map(lambda x: x.shape, shapes)
-  params = random_params(shapes, seed=1)
+  params = random_params(shapes, seed=1, stacked=STACKED_SCOPES)
   a = jax.jit(t.apply)(params, key, tb, query)
   b = jax.jit(o.apply)(params, key, tb, query)
   err = float(jnp.max(jnp.abs(a - b)))
