@@ -8,10 +8,8 @@ compiled programs. The bad-input tests fail before any compile.
 """
 
 import json
-import os
 import pickle
 
-import jax
 import numpy as np
 import pytest
 
@@ -19,23 +17,15 @@ from alphafold_jax import cli
 from alphafold_jax.config import model_config
 from alphafold_jax.inference import model_runner, weights
 from alphafold_jax.params import save_alphafold_params
+from tests.random_params import STACKED_SCOPES, random_params
 
 
 def _random_params(shapes, seed):
-  """Random params (no init compile): weights ~ N(0, 1/fan_in), LayerNorm scale ~ 1; the PAE
-  head scaled down and the pLDDT head up so confidences vary (as tests/inference/test_predict)."""
-  rng = np.random.default_rng(seed)
+  """The predict tests' distribution (tests/inference/test_predict.py): PAE head scaled down,
+  pLDDT head up, so confidences vary per residue and per pair."""
+  return random_params(shapes, seed, scale_std=0.1, bias_std=0.1, stacked=STACKED_SCOPES,
+                       gains={'lddt_head': 3., 'aligned_error_head': 0.01})
 
-  def fill(path, s):
-    scope, name = str(path[0].key), str(path[-1].key)
-    if name == 'scale':
-      return (1. + 0.1 * rng.normal(size=s.shape)).astype(s.dtype)
-    if name in ('offset', 'bias'):
-      return (0.1 * rng.normal(size=s.shape)).astype(s.dtype)
-    gain = 3. if 'lddt_head' in scope else 0.01 if 'aligned_error_head' in scope else 1.
-    fan_in = int(np.prod(s.shape[:-1])) if len(s.shape) > 1 else 1
-    return (rng.normal(size=s.shape) * gain / np.sqrt(fan_in)).astype(s.dtype)
-  return jax.tree_util.tree_map_with_path(fill, shapes)
 
 MICRO = dict(msa_channel=12, pair_channel=10, seq_channel=14, extra_msa_channel=6,
              evoformer_num_block=1, extra_msa_stack_num_block=1, num_head=2,
