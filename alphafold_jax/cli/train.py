@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
                          progress=not args.no_progress,
                          deadline=None if args.time_limit is None
                          else started + 60.0 * args.time_limit)
-  means, rows = evaluator(result.state.params)
+  means, rows = evaluator(trainer.weights(result.state))
   if jax.process_index() == 0:
     step = int(jax.device_get(result.state.step))
     from alphafold_jax.inference.outputs import json_safe  # pylint: disable=import-outside-toplevel
