@@ -140,6 +140,8 @@ class Trainer:
         state, metrics = self.step_fn(state, batch)
         new_step = step + 1
         metrics = jax.device_get(metrics)
+        if hasattr(batches, 'num_skipped'):  # bad training entries skipped so far (data.py)
+          metrics['skipped_examples'] = np.float32(batches.num_skipped)
         loss = float(metrics['loss'])
         losses[new_step] = loss
         if not (math.isfinite(loss) and math.isfinite(float(metrics['grad_norm']))):
