@@ -51,8 +51,24 @@ def recipe_dir(tmp_path_factory):
   return make_data_dir(tmp_path_factory.mktemp('af2_recipe'))
 
 
+@pytest.mark.parametrize('stage', ['initial', 'finetune'])
+def test_recipe_loss_runs_on_its_outputs(stage):
+  """Each AF2 recipe preset's loss runs on its own model's outputs (eval_shape, small widths):
+  experimentally-resolved head and loss exactly in fine-tuning, violations in its metrics."""
+  from tests.config.test_preset_losses import SMALL, _trace_loss  # pylint: disable=import-outside-toplevel
+  config = af2_presets.recipe_model_config(stage, **SMALL)
+  predictions, (loss, metrics) = _trace_loss(config)
+  assert loss.shape == ()
+  fine = stage == 'finetune'
+  assert ('experimentally_resolved' in predictions) == fine
+  assert ('experimentally_resolved_loss' in metrics) == fine
+  assert 'predicted_aligned_error' not in predictions
+
+
 def test_tiny_af2_finetune_trains_three_steps(recipe_dir):
-  preset = presets.get_preset('tiny_af2_finetune')
+  # The tiny widths with one Evoformer block and one structure-module layer (CI time).
+  preset = presets.get_preset('tiny_af2_finetune', model_overrides={
+      'evoformer_num_block': 1, 'structure_module_num_layer': 1})
   config = preset.train_config.replace(num_steps=3)
   sampler = preset.batch_source(str(recipe_dir), config)
   assert sampler.dataset.names == ['102M', '1EGF', '1XNB'] and not sampler.dataset.skipped
