@@ -5,6 +5,8 @@ Directory layout (an entry = one structure file; its name is the file stem):
   data/1CRN.pdb             structure (.pdb, .ent, .cif, .mmcif, optionally .gz)
   data/1CRN.a3m             optional MSAs with the same stem (.a3m, .sto) ...
   data/1CRN/*.a3m|*.sto     ... and/or in a folder named like the stem
+  data/1CRN/templates/      optional template structures (PDB/mmCIF): each aligned to the chain
+                            (data_pipeline.templates.custom); none -> zero templates
 
 Each example is built by the one example builder, `data_pipeline.examples.build_example`:
 the chain's atom37 structure gives the labels, its sequence and MSAs the raw features (no MSA:
@@ -217,8 +219,16 @@ def read_entry(entry: Entry, config: DatasetConfig) -> examples_lib.ExampleSourc
     if config.msa_query == 'align':
       sequence = examples_lib.protein_sequence(prot)
       msas = [align_msa_to_sequence(m, sequence) for m in msas]
-    return examples_lib.source_from_protein(prot, entry.name, msas,
-                                            read_resolution(text, fmt))
+    source = examples_lib.source_from_protein(prot, entry.name, msas,
+                                              read_resolution(text, fmt))
+    folder = entry.structure_path.parent / entry.name / 'templates'
+    if folder.is_dir():
+      from data_pipeline.templates.custom import custom_template_features  # pylint: disable=import-outside-toplevel
+      templates, _ = custom_template_features(str(folder), examples_lib.protein_sequence(prot))
+      source.raw.update({k: v for k, v in templates.items()
+                         if k in ('template_aatype', 'template_all_atom_positions',
+                                  'template_all_atom_masks', 'template_sum_probs')})
+    return source
   except MsaError as e:  # MSA i of the message is entry.msa_paths[i]
     files = ', '.join(f'MSA {i} = {p.name}' for i, p in enumerate(entry.msa_paths))
     raise DatasetEntryError(

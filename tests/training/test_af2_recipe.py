@@ -19,11 +19,15 @@ PAIRS = (('102M.cif', 'myoglobin_102M_A'), ('1EGF.pdb', 'egf_1A3P_A'),
 
 
 def make_data_dir(root: pathlib.Path, pairs=PAIRS) -> pathlib.Path:
+  """Structures + MSAs (<stem>/); 102M also gets a template folder (<stem>/templates/, here
+  the structure itself: the plumbing, not a fair template); the others have zero templates."""
   root.mkdir(parents=True, exist_ok=True)
   for structure, msa in pairs:
     shutil.copy(DATA / 'structures' / 'extra' / structure, root / structure)
     stem = structure.split('.')[0]
     shutil.copytree(DATA / 'msa' / msa, root / stem, dirs_exist_ok=True)
+  (root / '102M' / 'templates').mkdir(exist_ok=True)
+  shutil.copy(DATA / 'structures' / 'extra' / '102M.cif', root / '102M' / 'templates' / '102M.cif')
   return root
 
 
@@ -72,6 +76,10 @@ def test_tiny_af2_finetune_trains_three_steps(recipe_dir):
   config = preset.train_config.replace(num_steps=3)
   sampler = preset.batch_source(str(recipe_dir), config)
   assert sampler.dataset.names == ['102M', '1EGF', '1XNB'] and not sampler.dataset.skipped
+  with_template = sampler.dataset.example(0, 0)
+  assert with_template['template_mask'].tolist() == [1., 0.]
+  assert with_template['template_pseudo_beta_mask'][0].sum() > 0
+  assert sampler.dataset.example(1, 0)['template_mask'].sum() == 0  # no folder: zero templates
   batch = sampler(0)
   assert batch['msa_row_mask'][0].sum() == 6  # real MSAs: every cluster row filled
   assert 'template_aatype' in batch and batch['template_aatype'].shape[1] == 2  # [B, T, L]
