@@ -5,6 +5,8 @@ Directory layout (an entry = one structure file; its name is the file stem):
   data/1CRN.pdb             structure (.pdb, .ent, .cif, .mmcif, optionally .gz)
   data/1CRN.a3m             optional MSAs with the same stem (.a3m, .sto) ...
   data/1CRN/*.a3m|*.sto     ... and/or in a folder named like the stem
+  data/1CRN/templates/      optional template structures (PDB/mmCIF): each aligned to the chain
+                            (data_pipeline.templates.custom); none -> zero templates
 
 Each example is built by the one example builder, `data_pipeline.examples.build_example`:
 the chain's atom37 structure gives the labels, its sequence and MSAs the raw features (no MSA:
@@ -15,7 +17,16 @@ from the files on every use (nothing is cached), so an example's crop and MSA sa
 redrawn per (seed, epoch, entry index) and the same seed gives the same examples.
 
 Unreadable entries raise `DatasetEntryError` naming the file and the cause; with
-`skip_bad=True` they are skipped and listed in `StructureDataset.skipped`.
+`skip_bad=True` they are skipped and listed in `StructureDataset.skipped`
+(`StructureDataset.validate()` checks every entry once up front and drops the bad ones: a
+corrupt file, no resolved residues, an MSA whose query is not the chain).
+
+MSA queries: `msa_query='exact'` (default) requires every MSA's first row to be the chain's
+sequence; `'align'` globally aligns the query to the chain's sequence and maps every row onto
+the chain's residues (unaligned residues gap), so an MSA of a close homologue or of a
+different construct of the same protein can be used (AF2 trains on chains with MSAs searched
+for the PDB SEQRES); a query below MIN_QUERY_IDENTITY identity over the aligned pairs, or
+covering less than MIN_QUERY_COVERAGE of the chain, is an error (the MSA is not of this chain).
 """
 
 from __future__ import annotations
@@ -46,6 +57,11 @@ STRUCTURE_SUFFIXES = ('.pdb', '.ent', '.cif', '.mmcif')
 MSA_PARSERS: Mapping[str, Callable[[str], parsers.Msa]] = types.MappingProxyType({
     '.a3m': parsers.parse_a3m, '.sto': parsers.parse_stockholm})
 
+MIN_QUERY_IDENTITY = 0.3
+MIN_QUERY_COVERAGE = 0.5
+MIN_RESOLVED_RESIDUES = 3  # as training.data.MIN_CA_RESIDUES
+
+
 class DatasetEntryError(PipelineError):
   """An entry of the dataset could not be turned into a training example."""
 
@@ -75,8 +91,11 @@ class DatasetConfig:
   skip_bad: bool = False
   squeeze_ensemble: bool = True
   num_res: Optional[int] = None
+  msa_query: str = 'exact'  # 'exact' | 'align' (module docstring)
 
   def __post_init__(self):
+    if self.msa_query not in ('exact', 'align'):
+      raise ValueError(f"msa_query must be 'exact' or 'align', got {self.msa_query!r}")
     self.example_config  # pylint: disable=pointless-statement  (validates the fields)
 
   @property
@@ -157,14 +176,59 @@ def _read_msas(paths: Sequence[pathlib.Path]) -> List[parsers.Msa]:
   return msas
 
 
+def align_msa_to_sequence(msa: parsers.Msa, sequence: str) -> parsers.Msa:
+  """`msa` with its columns mapped onto `sequence` through a global alignment of its query
+  row (row 0 becomes `sequence`; residues of `sequence` without an aligned query column are
+  gaps in every other row). MsaError when the query is not a homologue of `sequence`."""
+  from data_pipeline.templates.custom import global_alignment_mapping  # pylint: disable=import-outside-toplevel
+  query = msa.sequences[0]
+  if query == sequence:
+    return msa
+  mapping = global_alignment_mapping(query, sequence)  # query column -> sequence index
+  same = sum(query[q] == sequence[t] for q, t in mapping.items())
+  identity = same / max(len(mapping), 1)
+  coverage = len(mapping) / max(len(sequence), 1)
+  if identity < MIN_QUERY_IDENTITY or coverage < MIN_QUERY_COVERAGE:
+    raise MsaError(f'MSA query {query[:30]}... is not this chain: {identity:.0%} identity over '
+                   f'{len(mapping)} aligned residues, {coverage:.0%} of the {len(sequence)}-residue '
+                   f'chain covered (need {MIN_QUERY_IDENTITY:.0%} and {MIN_QUERY_COVERAGE:.0%})')
+  pairs = sorted(mapping.items())
+  sequences, deletions = [sequence], [[0] * len(sequence)]
+  for row, dels in zip(msa.sequences[1:], msa.deletion_matrix[1:]):
+    new_row, new_dels = ['-'] * len(sequence), [0] * len(sequence)
+    for q, t in pairs:
+      new_row[t], new_dels[t] = row[q], dels[q]
+    sequences.append(''.join(new_row))
+    deletions.append(new_dels)
+  return parsers.Msa(sequences=sequences, deletion_matrix=deletions,
+                     descriptions=list(msa.descriptions))
+
+
 def read_entry(entry: Entry, config: DatasetConfig) -> examples_lib.ExampleSource:
-  """The whole-chain source (raw features + labels) of one entry. Raises on bad input."""
+  """The whole-chain source (raw features + labels) of one entry. Raises on bad input
+  (including a chain with fewer than MIN_RESOLVED_RESIDUES residues with a CA atom)."""
   text, fmt = structure_io.read_structure_text(entry.structure_path)
   prot = protein_lib.from_string(text, fmt, config.chain_id,
                                  str(entry.structure_path))
+  resolved = int(np.sum(np.asarray(prot.atom_mask)[:, 1] > 0))
+  if resolved < MIN_RESOLVED_RESIDUES:
+    raise DatasetEntryError(f'{entry.structure_path}: {resolved} resolved residue(s) (with a CA '
+                            f'atom), need at least {MIN_RESOLVED_RESIDUES}')
+  msas = _read_msas(entry.msa_paths)
   try:
-    return examples_lib.source_from_protein(prot, entry.name, _read_msas(entry.msa_paths),
-                                            read_resolution(text, fmt))
+    if config.msa_query == 'align':
+      sequence = examples_lib.protein_sequence(prot)
+      msas = [align_msa_to_sequence(m, sequence) for m in msas]
+    source = examples_lib.source_from_protein(prot, entry.name, msas,
+                                              read_resolution(text, fmt))
+    folder = entry.structure_path.parent / entry.name / 'templates'
+    if folder.is_dir():
+      from data_pipeline.templates.custom import custom_template_features  # pylint: disable=import-outside-toplevel
+      templates, _ = custom_template_features(str(folder), examples_lib.protein_sequence(prot))
+      source.raw.update({k: v for k, v in templates.items()
+                         if k in ('template_aatype', 'template_all_atom_positions',
+                                  'template_all_atom_masks', 'template_sum_probs')})
+    return source
   except MsaError as e:  # MSA i of the message is entry.msa_paths[i]
     files = ', '.join(f'MSA {i} = {p.name}' for i, p in enumerate(entry.msa_paths))
     raise DatasetEntryError(
@@ -215,6 +279,26 @@ class StructureDataset(examples_lib.ExampleSet):
         message = f'{entry.structure_path}: {message}'
       raise DatasetEntryError(
           f'entry {entry.name!r} unreadable: {type(e).__name__}: {message}') from e
+
+  def validate(self, on_skip: Optional[Callable[[str, str], None]] = None) -> List[Tuple[str, str]]:
+    """Reads every entry once; drops the unreadable ones (corrupt file, no resolved residues,
+    an MSA that is not of the chain), each reported as on_skip(name, reason) and listed in
+    `skipped`. Returns the skipped (name, reason) pairs; DatasetEntryError if none is left."""
+    good, bad = [], []
+    for entry in self.entries:
+      try:
+        read_entry(entry, self.config)
+      except Exception as e:  # pylint: disable=broad-except  (any unreadable entry is skipped)
+        reason = ' '.join(str(e).split())
+        bad.append((entry.name, reason))
+        (on_skip or (lambda n, r: logging.warning('skipping %s: %s', n, r)))(entry.name, reason)
+      else:
+        good.append(entry)
+    if not good:
+      raise DatasetEntryError(f'{self.directory}: every entry was skipped as unreadable')
+    self.entries = good
+    self.skipped = list(bad)
+    return bad
 
   def epoch(self, epoch: int = 0) -> Iterator[FeatureDict]:
     """Examples of one epoch; bad entries raise, or are skipped if skip_bad."""

@@ -74,6 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help='stop training after the step that ends past this wall-clock budget '
                            '(from the start of the command, set-up and compile included), then '
                            'checkpoint, export and evaluate as at the last step')
+  parser.add_argument('--init-params', default=None, metavar='FILE.npz',
+                      help="start from these weights (AF2 .npz layout, e.g. DeepMind's "
+                           'params_model_1.npz for af2_finetune) instead of a random init; the '
+                           "file must match the preset's parameter tree exactly")
   parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
   distributed.add_flags(parser)
 
@@ -192,8 +196,15 @@ def run(args: argparse.Namespace) -> int:
 
   init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)  # != the train-state key
   params = preset.init(init_rng, examples.example(0))
+  if getattr(args, 'init_params', None):
+    from alphafold_jax.training import checkpoints as ckpt_lib  # pylint: disable=import-outside-toplevel
+    params = ckpt_lib.load_init_params(args.init_params, params)
   if preset.batch_source is not None:
     sampler = preset.batch_source(args.data, config)
+    for name, reason in getattr(getattr(sampler, 'dataset', None), 'skipped', None) or ():
+      if not any(s.split('.')[0] == name for s in skipped):  # not already named by _load_data
+        print(f'{PROG}: warning: --data: skipping entry {name}: {reason}', file=sys.stderr)
+        skipped.append(name)
   else:
     sampler = data_lib.DatasetSampler(examples, config.batch_size)
   result = trainer.train(preset.loss_fn, params, sampler, config, out_dir=args.out,
@@ -203,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
                          progress=not args.no_progress,
                          deadline=None if args.time_limit is None
                          else started + 60.0 * args.time_limit)
-  means, rows = evaluator(result.state.params)
+  means, rows = evaluator(trainer.weights(result.state))
   if jax.process_index() == 0:
     step = int(jax.device_get(result.state.step))
     from alphafold_jax.inference.outputs import json_safe  # pylint: disable=import-outside-toplevel

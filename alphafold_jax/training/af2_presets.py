@@ -76,3 +76,49 @@ def build(config: ModelConfig, train_config: TrainConfig):
     return ret['structure_module']['final_atom_positions'][:, rc.atom_order['CA']]
 
   return init, loss_fn, predict_ca
+
+
+# --- AF2's training recipe (Suppl. 1.11, Table 4) ------------------------------------------------
+
+# stage -> (crop size, MSA clusters, extra MSA rows, learning rate, fine-tuning losses)
+AF2_STAGES = {
+    'initial': dict(crop_size=256, max_msa_clusters=128, max_extra_msa=1024,
+                    learning_rate=1e-3, fine_tuning=False),
+    'finetune': dict(crop_size=384, max_msa_clusters=512, max_extra_msa=5120,
+                     learning_rate=5e-4, fine_tuning=True),
+}
+# The tiny_ variants: the same recipe at test widths (`tiny` model, small crop and MSA).
+TINY_STAGE_SIZES = dict(crop_size=32, max_msa_clusters=6, max_extra_msa=5)
+
+
+def recipe_model_config(stage: str, base: str = 'model_1', **model_overrides) -> ModelConfig:
+  """The model of an AF2 training stage: `base` (model_1: templates, the model AF2's recipe
+  trained first) with the stage's MSA sizes, templates on, and the stage's loss weights
+  (fine-tuning: violation 1.0, experimentally resolved 0.01 -- which also creates that head;
+  LossConfig.fine_tuning). No pTM/PAE term (AF2 fine-tuned pTM separately)."""
+  from alphafold_jax.config import model_config  # pylint: disable=g-import-not-at-top
+  from alphafold_jax.losses.config import LossConfig  # pylint: disable=g-import-not-at-top
+  stage_cfg = AF2_STAGES[stage]
+  losses = (LossConfig.fine_tuning(pae_weight=0.0) if stage_cfg['fine_tuning']
+            else LossConfig(pae_weight=0.0))
+  sizes = {'max_msa_clusters': stage_cfg['max_msa_clusters'],
+           'max_extra_msa': stage_cfg['max_extra_msa']}
+  if base == 'tiny':
+    sizes.update(max_msa_clusters=TINY_STAGE_SIZES['max_msa_clusters'],
+                 max_extra_msa=TINY_STAGE_SIZES['max_extra_msa'])
+  config = model_config(base, **{**sizes, **model_overrides})
+  data = dataclasses.replace(config.data, use_templates=True,
+                             reduce_msa_clusters_by_max_templates=False)
+  return dataclasses.replace(config, data=data, losses=losses)
+
+
+def recipe_train_config(stage: str, tiny: bool = False) -> TrainConfig:
+  """AF2's optimisation recipe: Adam, lr 1e-3 (fine-tuning 5e-4), linear warm-up over 1000
+  steps, x0.95 after 50k steps, gradient clipping 0.1, recycles ~ U{0..3} per step, backbone
+  FAPE clamped in 90 % of examples, EMA 0.999, batch 128 (tiny: batch 1, warm-up 2)."""
+  return TrainConfig(batch_size=1 if tiny else 128,
+                     learning_rate=AF2_STAGES[stage]['learning_rate'],
+                     warmup_steps=2 if tiny else 1000, decay='step', decay_steps=50_000,
+                     decay_rate=0.95, clip_global_norm=0.1, max_recycle=1 if tiny else 3,
+                     sample_recycle=True, clamped_fape_fraction=0.9, ema_decay=0.999,
+                     checkpoint_every=100 if tiny else 1000)

@@ -130,3 +130,13 @@ def export_params(params: Any, path: str | os.PathLike) -> None:
   """Writes params in AF2's flat `scope//name` .npz layout (loadable by the model)."""
   params = jax.device_get(params)
   params_lib.save_alphafold_params(params, path)
+
+
+def load_init_params(path: str | os.PathLike, template: Any) -> Any:
+  """Params from an AF2-layout .npz (e.g. DeepMind's weights, or a run's params.npz) to start
+  training from (`alphafold-jax train --init-params`): the file must hold exactly the
+  `template` tree (the preset's init params; ParamsError lists every mismatch); leaves get the
+  template's dtypes."""
+  template = jax.device_get(template)
+  loaded = params_lib.load_alphafold_params(path, expected=template)
+  return jax.tree.map(lambda x, t: jax.numpy.asarray(x, dtype=t.dtype), loaded, template)

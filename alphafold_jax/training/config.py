@@ -48,6 +48,11 @@ class TrainConfig:
   # clip_by_global_norm on the batch-mean gradient (OpenFold's choice, cheaper).
   clip_per_example: bool = False
 
+  # Exponential moving average of the parameters (Suppl. 1.11.7: decay 0.999), kept in the
+  # train state and exported / evaluated as the weights. 0 disables it (ema == params); the
+  # small CPU presets set 0 (their short runs would export barely-trained averages).
+  ema_decay: float = 0.999
+
   # Recycling (Suppl. 1.10): N_cycle ~ U{0..max_recycle} per step, shared by all devices.
   max_recycle: int = 3
   sample_recycle: bool = True  # False: always max_recycle
@@ -86,6 +91,7 @@ class TrainConfig:
     need(self.decay_steps >= 1, f'decay_steps must be >= 1, got {self.decay_steps}')
     need(0 < self.decay_rate <= 1 or (self.decay == 'cosine' and self.decay_rate == 0),
          f'decay_rate must be in (0, 1], got {self.decay_rate}')
+    need(0 <= self.ema_decay < 1, f'ema_decay must be in [0, 1), got {self.ema_decay}')
     need(self.max_recycle >= 0, f'max_recycle must be >= 0, got {self.max_recycle}')
     need(0 <= self.clamped_fape_fraction <= 1,
          f'clamped_fape_fraction must be in [0, 1], got {self.clamped_fape_fraction}')

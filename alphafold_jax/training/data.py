@@ -117,11 +117,36 @@ class DatasetSampler:
     if self.num_res is None:
       raise DataError('DatasetSampler needs num_res when the dataset does not crop')
     self.shuffle = shuffle
+    self.failed: Dict[str, str] = {}  # entry name -> why building it failed during training
+
+  @property
+  def num_skipped(self) -> int:
+    """Entries skipped so far: dropped up front (dataset.skipped) + failed while training."""
+    return len(getattr(self.dataset, 'skipped', ()) or ()) + len(self.failed)
+
+  def _example(self, index: int, epoch: int):
+    """The example of slot (epoch, index); an entry that fails to build (a file changed or
+    broke since it was validated) is skipped when the dataset's config says skip_bad: the
+    next entries in index order stand in (deterministic), and it is counted in `failed`."""
+    skip_bad = getattr(getattr(self.dataset, 'config', None), 'skip_bad', False)
+    n = len(self.dataset)
+    for offset in range(n):
+      candidate = (index + offset) % n
+      try:
+        return self.dataset.example(candidate, epoch)
+      except Exception as e:  # pylint: disable=broad-except
+        if not skip_bad:
+          raise
+        name = self.dataset.names[candidate]
+        if name not in self.failed:
+          self.failed[name] = ' '.join(str(e).split())
+          _warn_skip(name, self.failed[name])
+    raise DataError(f'every entry of {getattr(self.dataset, "directory", "the dataset")} failed')
 
   def __call__(self, step: int) -> Batch:
     from data_pipeline import transforms  # pylint: disable=import-outside-toplevel
     slots = slot_order(step, self.batch_size, len(self.dataset), self.dataset.seed, self.shuffle)
-    examples = [self.dataset.example(index, epoch) for epoch, index in slots]
+    examples = [self._example(index, epoch) for epoch, index in slots]
     return transforms.batch_examples(examples, num_res=self.num_res,
                                      ensemble_keys=self.dataset.ensemble_keys)
 

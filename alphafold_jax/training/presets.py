@@ -19,6 +19,9 @@ and two ways to get examples, both `data_pipeline.examples.ExampleSet`s (built o
       int seed, as `alphafold-jax predict` does (training.evaluation.Evaluator)
 Everything else (train_step, trainer, CLI) is model-agnostic.
 
+AF2's training recipe (Suppl. 1.11, Table 4): 'af2_initial' and 'af2_finetune' (model_1 with
+templates on StructureDataset batches with MSAs; `af2_recipe_preset`), and 'tiny_af2_initial' /
+'tiny_af2_finetune' (the same recipe at tiny widths).
 Presets here: 'tiny_ca' (training/tiny_model.py; for tests and smoke runs), 'nano_ipa'
 (the real AF2 model at small widths with the AF2 losses; glue in training/af2_presets.py) and
 'nano_diffusion' (single-sequence Pairformer trunk + SE(3) frame diffusion; glue in
@@ -108,7 +111,8 @@ def _tiny_ca() -> Preset:
     return tiny_model.distance_mse_loss(forward.apply(params, rng, example, num_recycle), example)
 
   train_config = TrainConfig(batch_size=2, learning_rate=3e-3, warmup_steps=10, decay='constant',
-                             clip_global_norm=1.0, max_recycle=1, checkpoint_every=50)
+                             clip_global_norm=1.0, max_recycle=1, checkpoint_every=50,
+                             ema_decay=0.0)
 
   def predict_ca(params, example, rng):
     return forward.apply(params, rng, example, train_config.max_recycle)
@@ -127,7 +131,7 @@ def _nano_ipa() -> Preset:
   train_config = TrainConfig(batch_size=1, learning_rate=1e-3, warmup_steps=50,
                              decay='constant', clip_global_norm=0.1, max_recycle=0,
                              sample_recycle=False, clamped_fape_fraction=1.0,
-                             checkpoint_every=100, eval_every=100)
+                             checkpoint_every=100, eval_every=100, ema_decay=0.0)
   config = model_config('nano_ipa')
   init, loss_fn, predict_ca = af2_presets.build(config, train_config=train_config)
   return Preset(name='nano_ipa',
@@ -143,7 +147,8 @@ def _nano_diffusion() -> Preset:
   # No recycling; clipping at 1 (the diffusion losses are O(1), AF2's 0.1 is for its losses).
   train_config = TrainConfig(batch_size=1, learning_rate=1e-3, warmup_steps=50,
                              decay='constant', clip_global_norm=1.0, max_recycle=0,
-                             sample_recycle=False, checkpoint_every=100, eval_every=100)
+                             sample_recycle=False, checkpoint_every=100, eval_every=100,
+                             ema_decay=0.0)
   init, loss_fn, predict_ca = diffusion_presets.build(diffusion_presets.DiffusionModelConfig())
   return Preset(name='nano_diffusion',
                 description='single-sequence Pairformer trunk + IPA frame denoiser, SE(3) '
@@ -152,10 +157,60 @@ def _nano_diffusion() -> Preset:
                 train_config=train_config)
 
 
+def af2_recipe_preset(stage: str, tiny: bool = False,
+                      model_overrides: Optional[Mapping[str, Any]] = None) -> Preset:
+  """AF2's training recipe (Suppl. 1.11, Table 4) for stage 'initial' or 'finetune': the
+  model_1 architecture with templates (tiny=True: the `tiny` widths, crop 32, for tests),
+  the stage's crop / MSA sizes / loss weights (af2_presets.recipe_model_config) and optimiser
+  (af2_presets.recipe_train_config: lr schedule, clipping 0.1, recycles sampled per step,
+  clamped FAPE 90 %, EMA 0.999). Batches come from data_pipeline.dataset.StructureDataset over
+  the --data directory: structures with their MSAs (<stem>.a3m/.sto or <stem>/), each MSA's
+  query aligned to the chain (msa_query='align'); bad entries are dropped up front and counted
+  (StructureDataset.validate). Template features: none on disk -> zero templates (masked).
+  model_overrides: extra `model_config` overrides (e.g. widths)."""
+  from alphafold_jax.training import af2_presets  # pylint: disable=g-import-not-at-top
+  config = af2_presets.recipe_model_config(stage, 'tiny' if tiny else 'model_1',
+                                           **dict(model_overrides or {}))
+  train_config = af2_presets.recipe_train_config(stage, tiny)
+  init, loss_fn, predict_ca = af2_presets.build(config, train_config=train_config)
+  feature_config = af2_presets.example_feature_config(config)
+  crop_size = (af2_presets.TINY_STAGE_SIZES if tiny else af2_presets.AF2_STAGES[stage])['crop_size']
+
+  def batch_source(data_dir, train_config):
+    return data_lib.DatasetSampler(
+        recipe_dataset(data_dir, crop_size, feature_config, train_config.seed),
+        train_config.batch_size)
+
+  name = f"{'tiny_' if tiny else ''}af2_{stage}"
+  return Preset(name=name,
+                description=f'AF2 training recipe, {stage} stage (Suppl. 1.11): crop {crop_size}, '
+                            f'MSAs + templates from StructureDataset'
+                            + (' (tiny widths, tests)' if tiny else ''),
+                init=init, loss_fn=loss_fn, predict_ca=predict_ca, crop_size=crop_size,
+                feature_config=feature_config, train_config=train_config,
+                batch_source=batch_source)
+
+
+def recipe_dataset(data_dir, crop_size: int, feature_config: FeatureConfig, seed: int = 0,
+                   on_skip: Optional[Callable[[str, str], None]] = None):
+  """The validated StructureDataset of an AF2 recipe preset (bad entries dropped, listed in
+  `.skipped`); every example padded to crop_size residues."""
+  from data_pipeline import dataset as dataset_lib  # pylint: disable=g-import-not-at-top
+  dataset = dataset_lib.StructureDataset(data_dir, dataset_lib.DatasetConfig(
+      crop_size=crop_size, buckets=None, num_res=crop_size, feature_config=feature_config,
+      skip_bad=True, msa_query='align'), seed=seed)
+  dataset.validate(on_skip)
+  return dataset
+
+
 _PRESETS: Dict[str, Callable[[], Preset]] = {
     'tiny_ca': _tiny_ca,
     'nano_ipa': _nano_ipa,
     'nano_diffusion': _nano_diffusion,
+    'af2_initial': lambda: af2_recipe_preset('initial'),
+    'af2_finetune': lambda: af2_recipe_preset('finetune'),
+    'tiny_af2_initial': lambda: af2_recipe_preset('initial', tiny=True),
+    'tiny_af2_finetune': lambda: af2_recipe_preset('finetune', tiny=True),
 }
 
 
@@ -163,9 +218,16 @@ def preset_names() -> List[str]:
   return sorted(_PRESETS)
 
 
-def get_preset(name: str) -> Preset:
-  """The preset `name`; its `init` is jitted with a cheap (run-once) XLA compile."""
+def get_preset(name: str, model_overrides: Optional[Mapping[str, Any]] = None) -> Preset:
+  """The preset `name`; its `init` is jitted with a cheap (run-once) XLA compile.
+  model_overrides: `model_config` overrides for the AF2 recipe presets (af2_*)."""
   if name not in _PRESETS:
     raise PresetError(f'unknown training preset {name!r}; available: {preset_names()}')
-  preset = _PRESETS[name]()
+  if model_overrides:
+    stage = name.replace('tiny_', '').replace('af2_', '')
+    if stage not in ('initial', 'finetune') or 'af2_' not in name:
+      raise PresetError(f'model_overrides apply to the af2_* presets only, not {name!r}')
+    preset = af2_recipe_preset(stage, name.startswith('tiny_'), model_overrides)
+  else:
+    preset = _PRESETS[name]()
   return dataclasses.replace(preset, init=compilation.jit_fast_compile(preset.init))

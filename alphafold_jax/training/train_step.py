@@ -14,7 +14,7 @@ One step (Suppl. 1.11.3 + 1.10):
   3. vmap(loss_fn) over the global batch; loss = batch mean; value_and_grad.
      Under jit with a sharded batch the mean is an all-reduce: gradients are the
      global-batch average on every device.
-  4. optax update (clip -> Adam(W)), step += 1.
+  4. optax update (clip -> Adam(W)), step += 1, EMA of the params (TrainConfig.ema_decay).
 Per-example keys depend on the example's GLOBAL batch index only, so the step is
 the same on 1 or N devices and deterministic for a seed.
 """
@@ -30,7 +30,7 @@ import optax
 from alphafold_jax.training import sharding as sharding_lib
 from alphafold_jax.training.config import TrainConfig
 from alphafold_jax.training.optimizer import make_schedule
-from alphafold_jax.training.state import TrainState
+from alphafold_jax.training.state import TrainState, ema_update
 
 LossFn = Callable[[Any, Mapping[str, jnp.ndarray], jnp.ndarray, jnp.ndarray],
                   Tuple[jnp.ndarray, Dict[str, jnp.ndarray]]]
@@ -106,7 +106,8 @@ def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation,
     out.update(loss=loss, grad_norm=optax.global_norm(grads),
                learning_rate=jnp.asarray(schedule(state.step), jnp.float32),
                num_recycle=num_recycle)
-    new_state = TrainState(params=params, opt_state=opt_state, step=state.step + 1, rng=next_rng)
+    new_state = TrainState(params=params, opt_state=opt_state, step=state.step + 1, rng=next_rng,
+                           ema_params=ema_update(state.ema_params, params, config.ema_decay))
     return new_state, out
 
   return step

@@ -8,7 +8,8 @@
   init_params initial params; also the template a checkpoint is restored into
   batches     step -> batch (data.ExampleSampler; exactly resumable) or an iterable
   out_dir     <out>/checkpoints/ (orbax), <out>/metrics.jsonl, <out>/loss_curve.png,
-              <out>/params.npz (AF2 layout, final params), <out>/eval.json (last eval)
+              <out>/params.npz (AF2 layout, the final EMA params; trainer.weights),
+              <out>/eval.json (last eval, of the same weights)
 Resuming restores the newest usable checkpoint and continues; with step-keyed batches
 the losses equal those of an uninterrupted run bit for bit (tests/training).
 """
@@ -139,6 +140,8 @@ class Trainer:
         state, metrics = self.step_fn(state, batch)
         new_step = step + 1
         metrics = jax.device_get(metrics)
+        if hasattr(batches, 'num_skipped'):  # bad training entries skipped so far (data.py)
+          metrics['skipped_examples'] = np.float32(batches.num_skipped)
         loss = float(metrics['loss'])
         losses[new_step] = loss
         if not (math.isfinite(loss) and math.isfinite(float(metrics['grad_norm']))):
@@ -168,11 +171,16 @@ class Trainer:
     if checkpointer is not None:
       checkpointer.save(state, meta, force=True)
     if out_dir is not None and is_main:
-      ckpt_lib.export_params(state.params, os.path.join(out_dir, 'params.npz'))
+      ckpt_lib.export_params(weights(state), os.path.join(out_dir, 'params.npz'))
       log_lib.plot_loss_curve(
           log_lib.read_jsonl(logger.path) if os.path.exists(logger.path) else [],
           os.path.join(out_dir, 'loss_curve.png'))
     return TrainResult(state, losses, records, resumed_from)
+
+
+def weights(state: TrainState) -> Any:
+  """The weights a run produces: the EMA of the params (== params when ema_decay is 0)."""
+  return state.params if state.ema_params is None else state.ema_params
 
 
 def train(loss_fn: Callable, init_params: Any, batches, config: TrainConfig,
@@ -199,7 +207,7 @@ def _past(deadline: float) -> bool:
 def _evaluate(evaluator: Evaluator, state: TrainState, step: int,
               logger: Optional[log_lib.MetricsLogger], out_dir: Optional[str], is_main: bool
               ) -> Dict[str, Any]:
-  means, rows = evaluator(state.params)
+  means, rows = evaluator(weights(state))
   record = (logger.log(step, means, kind='eval') if logger is not None
             else {'step': step, 'kind': 'eval', **means})
   if out_dir is not None and is_main:

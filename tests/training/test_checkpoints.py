@@ -118,8 +118,9 @@ def test_export_af2_npz_layout(uninterrupted):
   with np.load(path) as f:
     keys = sorted(f.files)
   assert all('//' in k for k in keys) and 'tiny_ca/hidden//weights' in keys
-  loaded = params_lib.load_alphafold_params(path, expected=jax.device_get(result.state.params))
-  for scope, leaves in jax.device_get(result.state.params).items():
+  # The exported weights are the EMA of the params (TrainConfig.ema_decay; trainer.weights).
+  loaded = params_lib.load_alphafold_params(path, expected=jax.device_get(result.state.ema_params))
+  for scope, leaves in jax.device_get(result.state.ema_params).items():
     for name, value in leaves.items():
       np.testing.assert_array_equal(loaded[scope][name], value)
 

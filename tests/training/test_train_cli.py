@@ -60,3 +60,36 @@ def test_register_and_errors(data_dir, tmp_path, capsys):
   assert train_cli.main(['--preset', 'tiny_ca', '--data', str(data_dir), '--steps', '1',
                          '--out', str(tmp_path / 'x'), '--time-limit', '0']) == 2
   assert '--time-limit must be a positive' in capsys.readouterr().err
+
+
+def test_init_params_reproduces_first_step_loss(data_dir, tmp_path, capsys):
+  """--init-params FILE.npz: the first-step loss equals a run started from the same params in
+  memory; a file that does not fit the preset is one error line."""
+  import jax  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.common import protein as protein_lib  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.training import checkpoints as ckpt_lib  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.training import presets  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.training.data import DatasetSampler  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.training.trainer import train  # pylint: disable=import-outside-toplevel
+  preset = presets.get_preset('tiny_ca')
+  named = [(n, protein_lib.from_file(data_dir / f'{n}.pdb')) for n in ('1L2Y', '1VII')]
+  examples = preset.make_examples(named, seed=0)
+  given = jax.tree.map(lambda x: x * 2.0 + 0.05,
+                       jax.device_get(preset.init(jax.random.PRNGKey(7), examples.example(0))))
+  ckpt_lib.export_params(given, tmp_path / 'given.npz')
+  out = tmp_path / 'run'
+  assert train_cli.main(['--preset', 'tiny_ca', '--data', str(data_dir), '--out', str(out),
+                         '--no-progress', '--steps', '1', '--init-params',
+                         str(tmp_path / 'given.npz')]) == 0
+  first = [r for r in log_lib.read_jsonl(out / 'metrics.jsonl') if r['kind'] == 'train'][0]
+  config = preset.train_config.replace(num_steps=1)
+  ref = train(preset.loss_fn, given, DatasetSampler(examples, config.batch_size), config,
+              progress=False)
+  assert first['loss'] == pytest.approx(ref.losses[1], rel=1e-6)
+  capsys.readouterr()
+  wrong = {'other/scope': {'w': given[next(iter(given))][next(iter(given[next(iter(given))]))]}}
+  ckpt_lib.export_params(wrong, tmp_path / 'wrong.npz')
+  assert train_cli.main(['--preset', 'tiny_ca', '--data', str(data_dir), '--out',
+                         str(tmp_path / 'run2'), '--no-progress', '--steps', '1',
+                         '--init-params', str(tmp_path / 'wrong.npz')]) != 0
+  assert 'wrong.npz' in capsys.readouterr().err

@@ -22,7 +22,8 @@ def test_overfit_loss_decreases_and_outputs(tiny_preset, tiny_params, tiny_named
   examples = presets.training_examples(named, None, None)  # no crop: whole chains
   config = TrainConfig(batch_size=2, num_steps=60, learning_rate=1e-2, warmup_steps=5,
                        decay='cosine', decay_steps=60, decay_rate=0.1, max_recycle=1,
-                       clip_global_norm=1., checkpoint_every=0, eval_every=30, log_every=2)
+                       clip_global_norm=1., checkpoint_every=0, eval_every=30, log_every=2,
+                       ema_decay=0.0)  # evaluate and export the raw params
   evaluator = Evaluator(tiny_preset.predict_ca, tiny_preset.make_eval_examples(named))
   before, _ = evaluator(tiny_params)
   result = train(tiny_preset.loss_fn, tiny_params, DatasetSampler(examples, 2), config,
