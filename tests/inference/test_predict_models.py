@@ -17,7 +17,12 @@ from alphafold_jax import cli
 from alphafold_jax.config import model_config
 from alphafold_jax.inference import model_runner, weights
 from alphafold_jax.params import save_alphafold_params
+from tests.oracle import oracle_import, requires_oracle
 from tests.random_params import STACKED_SCOPES, random_params
+
+
+# The --features test reads the oracle pipeline's pickle.
+pytestmark = requires_oracle
 
 
 def _random_params(shapes, seed):
@@ -63,8 +68,8 @@ def micro(monkeypatch):
 
 def _oracle_features_pickle(path):
   """features.pkl as AF2's own pipeline (the oracle's) builds it for SEQ + A3M, no templates."""
-  pipeline = pytest.importorskip('alphafold.data.pipeline')
-  oracle_parsers = pytest.importorskip('alphafold.data.parsers')
+  pipeline = oracle_import('alphafold.data.pipeline')
+  oracle_parsers = oracle_import('alphafold.data.parsers')
   n = len(SEQ)
   features = {**pipeline.make_sequence_features(SEQ, 'prot_oracle', n),
               **pipeline.make_msa_features([oracle_parsers.parse_a3m(A3M)]),
