@@ -73,8 +73,14 @@ class EvoformerIteration(hk.Module):
       return residual(act, module, sub, *args, global_config=gc, is_training=is_training)
 
     outer = OuterProductMean(c.outer_product_mean, gc, pair.shape[-1], name='outer_product_mean')
+
+    def outer_product_mean(pair):
+      if memory_policy.inplace_pair(gc, is_training):  # pair + update, in place by row blocks
+        return outer(msa, msa_mask, is_training, add_to=pair)
+      return res(pair, outer, c.outer_product_mean, msa, msa_mask)
+
     if c.outer_product_mean.first:
-      pair = res(pair, outer, c.outer_product_mean, msa, msa_mask)
+      pair = outer_product_mean(pair)
 
     row = MSARowAttentionWithPairBias(c.msa_row_attention_with_pair_bias, gc,
                                       name='msa_row_attention_with_pair_bias')
@@ -91,7 +97,7 @@ class EvoformerIteration(hk.Module):
     msa = res(msa, msa_transition, c.msa_transition, msa, msa_mask)
 
     if not c.outer_product_mean.first:
-      pair = res(pair, outer, c.outer_product_mean, msa, msa_mask)
+      pair = outer_product_mean(pair)
 
     pair = pair_stack(pair, pair_mask, c, gc, is_training)  # Alg. 6 lines 6-10
     return msa, pair
@@ -118,4 +124,7 @@ def evoformer_stack(msa: jnp.ndarray, pair: jnp.ndarray, msa_mask: jnp.ndarray,
 
   stack = layer_stack(num_block, remat=memory_policy.block_remat(global_config),
                       unroll=unroll)(one_block)
-  return stack((msa, pair))
+  # The pair's storage dtype between blocks (bf16 under the long-sequence policy's option).
+  storage = memory_policy.pair_storage_dtype(global_config, pair.dtype)
+  msa, out = stack((msa, pair.astype(storage)))
+  return msa, out.astype(pair.dtype)

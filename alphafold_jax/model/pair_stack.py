@@ -26,6 +26,7 @@ from alphafold_jax.model import triangle
 from alphafold_jax.model.attention import AttentionBlockConfig
 from alphafold_jax.model.residual import residual
 from alphafold_jax.model.transition import Transition, TransitionConfig
+from alphafold_jax.ops import memory_policy
 from alphafold_jax.ops.global_config import GlobalConfig
 
 _field = dataclasses.field
@@ -68,10 +69,16 @@ def pair_stack(pair: jnp.ndarray, pair_mask: jnp.ndarray, config: PairStackConfi
 
   config: a PairStackConfig (the pair fields of an Evoformer, Pairformer or template block).
   remat: see `residual.residual`.
+  Under the memory policy's in-place pair updates (`memory_policy.inplace_pair`, inference),
+  each sub-layer adds its update to the pair block by block in place instead.
   """
+  in_place = memory_policy.inplace_pair(global_config, is_training)
   for name in order:
     sub = getattr(config, name)
     module = _SUBLAYERS[name](sub, global_config, name=name)
+    if in_place and not getattr(sub, 'swiglu', False):  # ops/inplace.py: row blocks, no copy
+      pair = module(pair, pair_mask, is_training, add_to_input=True)
+      continue
     pair = residual(pair, module, sub, pair, pair_mask, global_config=global_config,
                     is_training=is_training, remat=remat)  # [N, N, c]
   return pair
