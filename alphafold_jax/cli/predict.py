@@ -20,6 +20,7 @@ Registration: `register(subparsers)` adds the subcommand; `run(args)` executes i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -53,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--buckets', default=None, metavar='L1,L2,...',
                       help='padding lengths; targets of one bucket share one compiled model')
   parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
+  parser.add_argument('--memory-budget-gib', type=float, default=None, metavar='GIB',
+                      help='memory for one prediction; targets too long for the default path '
+                           'run under the long-sequence memory policy (ops/memory_policy.py)')
   parser.add_argument('--quiet', action='store_true', help='no progress bar or log lines')
   features_cli.add_feature_arguments(parser, predict=True)  # search/template flags, --features
 
@@ -122,6 +126,11 @@ def _run(args: argparse.Namespace) -> int:
   preset = _choose_preset(args)
   overrides = {} if args.num_recycle is None else {'num_recycle': args.num_recycle}
   config = model_config(preset, **overrides)
+  if args.memory_budget_gib is not None:  # memory policy from the longest bucket (issue 17)
+    from alphafold_jax.ops import memory_policy
+    longest = max(predict.bucket_length(len(t), buckets) for t in target_list)
+    config = dataclasses.replace(config, global_config=memory_policy.policy_for_length(
+        config.global_config, longest, args.memory_budget_gib))
   params, source = weights.load_params(config, args.params, args.checkpoint)
   log.info('%d target(s); preset %s, %s; num_recycle %d', len(target_list), preset, source,
            config.num_recycle)
