@@ -33,7 +33,7 @@ from alphafold_jax.model.outer_product_mean import OuterProductMean, OuterProduc
 from alphafold_jax.model.pair_stack import PairStackConfig, pair_stack
 from alphafold_jax.model.residual import residual
 from alphafold_jax.model.transition import Transition, TransitionConfig
-from alphafold_jax.ops import memory_policy
+from alphafold_jax.ops import memory_policy, sharding_rules
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.ops.layer_stack import layer_stack
 
@@ -75,6 +75,7 @@ class EvoformerIteration(hk.Module):
     outer = OuterProductMean(c.outer_product_mean, gc, pair.shape[-1], name='outer_product_mean')
 
     def outer_product_mean(pair):
+      pair = sharding_rules.constrain(pair, 'pair_rows', gc)
       if memory_policy.inplace_pair(gc, is_training):  # pair + update, in place by row blocks
         return outer(msa, msa_mask, is_training, add_to=pair)
       return res(pair, outer, c.outer_product_mean, msa, msa_mask)
@@ -84,7 +85,9 @@ class EvoformerIteration(hk.Module):
 
     row = MSARowAttentionWithPairBias(c.msa_row_attention_with_pair_bias, gc,
                                       name='msa_row_attention_with_pair_bias')
+    msa = sharding_rules.constrain(msa, 'msa_seqs', gc)  # residue split, if any
     msa = res(msa, row, c.msa_row_attention_with_pair_bias, msa, msa_mask, pair)
+    msa = sharding_rules.constrain(msa, 'msa_res', gc)
 
     if self.is_extra_msa:
       column = MSAColumnGlobalAttention(c.msa_column_attention, gc,

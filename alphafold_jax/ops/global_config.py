@@ -32,6 +32,8 @@ class GlobalConfig:
     rows in place (ops/inplace.py): no sub-layer makes a whole [N, N, c] intermediate.
   pair_storage_bfloat16: with inplace_pair_updates, keep the pair in bfloat16 between
     sub-layers (each row block is computed in the compute dtype); changes values (bf16 rounding).
+  residue_shard_axis: mesh axis name over which one example's residue axis is split (pair rows
+    or columns, MSA rows or residues per sub-layer; ops/sharding_rules.py); None = no split.
 
   The memory fields are read in one place, `alphafold_jax.ops.memory_policy`.
   """
@@ -46,6 +48,7 @@ class GlobalConfig:
   remat_sublayers: bool = False
   inplace_pair_updates: bool = False
   pair_storage_bfloat16: bool = False
+  residue_shard_axis: Optional[str] = None
 
   def __post_init__(self):
     if self.subbatch_size is not None and (not isinstance(self.subbatch_size, numbers.Integral)
