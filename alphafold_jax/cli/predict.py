@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--memory-budget-gib', type=float, default=None, metavar='GIB',
                       help='memory for one prediction; targets too long for the default path '
                            'run under the long-sequence memory policy (ops/memory_policy.py)')
+  parser.add_argument('--devices', type=int, default=None, metavar='N',
+                      help='split each prediction over N devices along the residue axis '
+                           '(ops/sharding_rules.py)')
   parser.add_argument('--quiet', action='store_true', help='no progress bar or log lines')
   features_cli.add_feature_arguments(parser, predict=True)  # search/template flags, --features
 
@@ -134,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
   params, source = weights.load_params(config, args.params, args.checkpoint)
   log.info('%d target(s); preset %s, %s; num_recycle %d', len(target_list), preset, source,
            config.num_recycle)
-  predictor = predict.Predictor(config, params, buckets)
+  predictor = predict.Predictor(config, params, buckets, num_devices=args.devices)
   started = time.time()
   summary = {'preset': preset, 'params': source, 'num_recycle': int(config.num_recycle),
              'num_samples': args.num_samples, 'seed': args.seed, 'targets': []}

@@ -98,11 +98,12 @@ def input_signature(features: Mapping[str, np.ndarray]) -> tuple:
 class Predictor:
   """A model with its parameters, compiled once per length bucket."""
 
-  def __init__(self, config, params, buckets: Sequence[int] = DEFAULT_BUCKETS):
+  def __init__(self, config, params, buckets: Sequence[int] = DEFAULT_BUCKETS,
+               num_devices: Optional[int] = None):
     from alphafold_jax.model import RunModel  # pylint: disable=import-outside-toplevel
     self.config = config
     self.buckets = tuple(sorted(int(b) for b in buckets))
-    self.runner = RunModel(config, params)
+    self.runner = RunModel(config, params, num_devices=num_devices)  # >1: residue split
     self.compiled_buckets: List[int] = []  # bucket of each compile, in order
     self._signatures: set = set()  # input (key, shape, dtype) tuples already compiled
 

@@ -20,9 +20,14 @@ The caller runs the jitted function inside the mesh (`jax.set_mesh` / `with mesh
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from typing import Optional
+
 import jax
 import jax.numpy as jnp
-from jax.sharding import PartitionSpec
+import numpy as np
+from jax.sharding import Mesh, PartitionSpec
 
 from alphafold_jax.ops.global_config import GlobalConfig
 
@@ -43,3 +48,23 @@ def constrain(x: jnp.ndarray, layout: str, global_config: GlobalConfig) -> jnp.n
   if axis is None:
     return x
   return jax.lax.with_sharding_constraint(x, spec(layout, x.ndim, axis))
+
+
+def residue_mesh(num_devices: int, axis_name: str = RESIDUE_AXIS) -> Mesh:
+  """1-D mesh over the first num_devices local devices, for one prediction split by residues."""
+  devices = jax.devices()
+  if not 1 <= num_devices <= len(devices):
+    raise ValueError(f'asked for {num_devices} devices, {len(devices)} available '
+                     '(CPU: XLA_FLAGS=--xla_force_host_platform_device_count=N)')
+  return Mesh(np.asarray(devices[:num_devices], dtype=object), (axis_name,))
+
+
+def with_residue_split(global_config: GlobalConfig,
+                       axis_name: str = RESIDUE_AXIS) -> GlobalConfig:
+  """global_config whose trunk splits the residue axis over mesh axis `axis_name`."""
+  return dataclasses.replace(global_config, residue_shard_axis=axis_name)
+
+
+def mesh_context(mesh: Optional[Mesh]):
+  """Context to trace/run a residue-split function in (a no-op without a mesh)."""
+  return contextlib.nullcontext() if mesh is None else jax.set_mesh(mesh)

@@ -40,7 +40,8 @@ def memory(length, n_seq=128):
   cfg = evoformer.EvoformerIterationConfig()
   args = (sds((n_seq, length, 256), jnp.float32), sds((length, length, 128), jnp.float32),
           sds((n_seq, length), jnp.float32), sds((length, length), jnp.float32))
-  small = tuple(sds(tuple(min(d, 8) for d in a.shape), a.dtype) for a in args)
+  small = (sds((4, 8, 256), jnp.float32), sds((8, 8, 128), jnp.float32),
+           sds((4, 8), jnp.float32), sds((8, 8), jnp.float32))
   out = {}
   for sub in (4, None):
     gc = GlobalConfig(deterministic=True, subbatch_size=sub)
@@ -76,7 +77,26 @@ def iteration():
               devices=len(got[1].sharding.device_set))
 
 
+def prediction():
+  """Whole tiny model, 2 recycles: RunModel(num_devices=4) == RunModel()."""
+  import data_pipeline
+  from alphafold_jax.config import model_config
+  from alphafold_jax.model import RunModel
+  config = model_config('tiny', num_recycle=2, zero_init=False)
+  one = RunModel(config)
+  raw = data_pipeline.make_raw_features('MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ', 'query')  # 33
+  feats = one.process_features(raw, random_seed=0)
+  params = one.init_params(feats, random_seed=3)
+  four = RunModel(config, params, num_devices=4)
+  ref, got = one.predict(feats), four.predict(feats)
+  mask = ref['final_atom_mask'] > 0
+  return dict(positions=float(np.abs(got['final_atom_positions'] - ref['final_atom_positions'])[mask].max()),
+              plddt=float(np.abs(got['plddt'] - ref['plddt']).max()),
+              length=int(feats['aatype'].shape[-1]))
+
+
 if __name__ == '__main__':
   what = sys.argv[1]
-  result = memory(int(sys.argv[2])) if what == 'memory' else iteration()
+  result = dict(memory=lambda: memory(int(sys.argv[2])), iteration=iteration,
+                prediction=prediction)[what]()
   print(json.dumps(result))
