@@ -95,8 +95,53 @@ def prediction():
               length=int(feats['aatype'].shape[-1]))
 
 
+def training():
+  """Train-step gradients of the tiny AF2 model (all AF2 losses, dropout on) on 1 device vs a
+  2 x 2 (data x residue) mesh: batch of 2 examples, L 16."""
+  import optax
+  from alphafold_jax.common import protein as protein_lib
+  from alphafold_jax.config import model_config
+  from alphafold_jax.training import af2_presets, presets, sharding
+  from alphafold_jax.training.config import TrainConfig
+  from alphafold_jax.training.data import stack_examples
+  from alphafold_jax.training.state import create_train_state
+  from alphafold_jax.training.train_step import jit_train_step, make_train_step
+  nano = 'tests/data/structures/nano'
+  tc = TrainConfig(batch_size=2, max_recycle=0, sample_recycle=False, warmup_steps=0,
+                   clip_global_norm=0.0)
+  cfg = model_config('tiny', zero_init=False)
+  split = dataclasses.replace(cfg, global_config=sharding_rules.with_residue_split(
+      cfg.global_config))
+  named = [(n, protein_lib.from_file(f'{nano}/{n}.pdb')) for n in ('1L2Y', '1VII')]
+  built = presets.training_examples(named, 16, af2_presets.example_feature_config(cfg))
+  batch = stack_examples([built.example(0), built.example(1)])
+  init, loss_one, _ = af2_presets.build(cfg, tc)
+  _, loss_split, _ = af2_presets.build(split, tc)
+  params = init(jax.random.PRNGKey(1), built.example(0))
+  capture = optax.GradientTransformation(  # state = the last gradient
+      init=lambda p: jax.tree.map(jnp.zeros_like, p),
+      update=lambda g, s, p=None: (jax.tree.map(jnp.zeros_like, g), g))
+  grads = {}
+  for name, loss_fn, mesh, spmd in (
+      ('one', loss_one, sharding.make_mesh('data', jax.devices()[:1]), None),
+      ('mesh', loss_split, sharding.make_mesh_2d(2, 2), 'data')):
+    state = sharding.replicate(create_train_state(params, capture, jax.random.PRNGKey(5)), mesh)
+    step = jit_train_step(make_train_step(loss_fn, capture, tc, spmd_axis_name=spmd), mesh, 'data')
+    with jax.set_mesh(mesh):
+      state, metrics = step(state, sharding.shard_batch(batch, mesh, 'data'))
+    leaves = jax.tree_util.tree_leaves_with_path(state.opt_state)
+    grads[name] = ({jax.tree_util.keystr(k): np.asarray(g) for k, g in leaves},
+                   float(metrics['loss']))
+  (g1, l1), (g4, l4) = grads['one'], grads['mesh']
+  scale = max(float(np.max(np.abs(a))) for a in g1.values())
+  per_leaf = sorted(((float(np.max(np.abs(g1[k] - g4[k]))) / max(float(np.max(np.abs(g1[k]))), 1e-30),
+                      float(np.max(np.abs(g1[k]))), k) for k in g1), reverse=True)
+  return dict(grad_rel_global=max(float(np.max(np.abs(g1[k] - g4[k]))) for k in g1) / scale,
+              worst_leaves=per_leaf[:4], loss_one=l1, loss_mesh=l4, num_leaves=len(g1))
+
+
 if __name__ == '__main__':
   what = sys.argv[1]
   result = dict(memory=lambda: memory(int(sys.argv[2])), iteration=iteration,
-                prediction=prediction)[what]()
+                prediction=prediction, training=training)[what]()
   print(json.dumps(result))
