@@ -95,7 +95,7 @@ def prediction():
               length=int(feats['aatype'].shape[-1]))
 
 
-def training():
+def training(spmd_axis='data'):
   """Train-step gradients of the tiny AF2 model (all AF2 losses, dropout on) on 1 device vs a
   2 x 2 (data x residue) mesh: batch of 2 examples, L 16."""
   import optax
@@ -124,7 +124,7 @@ def training():
   grads = {}
   for name, loss_fn, mesh, spmd in (
       ('one', loss_one, sharding.make_mesh('data', jax.devices()[:1]), None),
-      ('mesh', loss_split, sharding.make_mesh_2d(2, 2), 'data')):
+      ('mesh', loss_split, sharding.make_mesh_2d(2, 2), spmd_axis)):
     state = sharding.replicate(create_train_state(params, capture, jax.random.PRNGKey(5)), mesh)
     step = jit_train_step(make_train_step(loss_fn, capture, tc, spmd_axis_name=spmd), mesh, 'data')
     with jax.set_mesh(mesh):
@@ -143,5 +143,6 @@ def training():
 if __name__ == '__main__':
   what = sys.argv[1]
   result = dict(memory=lambda: memory(int(sys.argv[2])), iteration=iteration,
-                prediction=prediction, training=training)[what]()
+                prediction=prediction, training=training,
+                training_no_spmd=lambda: training(None))[what]()
   print(json.dumps(result))

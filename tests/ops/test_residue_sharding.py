@@ -10,6 +10,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -43,3 +45,15 @@ def test_per_device_memory_of_a_split_evoformer_block():
   print(r)
   for sub in ('sub4', 'subNone'):
     assert r[f'four_{sub}']['temp'] <= 0.35 * r[f'one_{sub}']['temp'], r
+
+
+@pytest.mark.xfail(strict=False, reason='issue 17 open: on the 2 x 2 mesh the loss agrees (2e-7 '
+                   'relative) but gradients do not (max |d| 3.8e-4 of the largest entry; e.g. '
+                   'triangle_multiplication_outgoing/output_projection 0.86 relative)')
+def test_train_step_on_data_by_residue_mesh():
+  """Tiny AF2 model, all losses, batch 2, L 16: gradients on a 2 x 2 (data x residue) mesh ==
+  one device (relative to the largest gradient entry)."""
+  r = _worker('training')
+  print(r)
+  assert abs(r['loss_mesh'] - r['loss_one']) <= 1e-5 * abs(r['loss_one'])
+  assert r['grad_rel_global'] <= 1e-5, r
