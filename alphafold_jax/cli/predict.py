@@ -26,6 +26,7 @@ Registration: `register(subparsers)` adds the subcommand; `run(args)` executes i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -66,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--max-length', type=int, default=None, metavar='N',
                       help='skip targets longer than N residues (recorded in summary.json)')
   parser.add_argument('--no-plots', action='store_true', help='skip the PNG plots')
+  parser.add_argument('--memory-budget-gib', type=float, default=None, metavar='GIB',
+                      help='memory for one prediction; targets too long for the default path '
+                           'run under the long-sequence memory policy (ops/memory_policy.py)')
+  parser.add_argument('--devices', type=int, default=None, metavar='N',
+                      help='split each prediction over N devices along the residue axis '
+                           '(ops/sharding_rules.py)')
   parser.add_argument('--quiet', action='store_true', help='no progress bar or log lines')
   features_cli.add_feature_arguments(parser, predict=True)  # search/template flags, --features
   predict_models.add_arguments(parser)  # --models, --params-dir, --output-layout, knobs
@@ -187,11 +194,16 @@ def _run(args: argparse.Namespace) -> int:
   preset = _choose_preset(args)
   overrides = predict_models.config_overrides(args)  # --num-recycle, --bf16, ... (issue 18)
   config = model_config(preset, **overrides)
+  if args.memory_budget_gib is not None:  # memory policy from the longest bucket (issue 17)
+    from alphafold_jax.ops import memory_policy
+    longest = max(predict.bucket_length(len(t), buckets) for t in target_list)
+    config = dataclasses.replace(config, global_config=memory_policy.policy_for_length(
+        config.global_config, longest, args.memory_budget_gib))
   params, source = weights.load_params(config, args.params, args.checkpoint)
   label = _source_label(source)
   log.info('%d target(s); preset %s, %s; num_recycle %d', len(target_list), preset, source,
            config.num_recycle)
-  predictor = predict.Predictor(config, params, buckets)
+  predictor = predict.Predictor(config, params, buckets, num_devices=args.devices)
   warnings = _announce_padding(target_list, predictor, args.buckets is not None)
   started = time.time()
   summary = {'preset': preset, 'params': label, 'num_recycle': int(config.num_recycle),

@@ -114,14 +114,15 @@ class Predictor:
 
   available_bytes: memory the model may use (default: `memory.available_bytes()`, which reads
   ALPHAFOLD_JAX_AVAILABLE_MEMORY_MIB when set); a bucket whose estimate exceeds it is refused.
+  num_devices: > 1 splits each prediction over that many devices along the residue axis.
   """
 
   def __init__(self, config, params, buckets: Sequence[int] = DEFAULT_BUCKETS,
-               available_bytes: Optional[int] = None):
+               available_bytes: Optional[int] = None, num_devices: Optional[int] = None):
     from alphafold_jax.model import RunModel  # pylint: disable=import-outside-toplevel
     self.config = config
     self.buckets = tuple(sorted(int(b) for b in buckets))
-    self.runner = RunModel(config, params)
+    self.runner = RunModel(config, params, num_devices=num_devices)  # >1: residue split
     self.available_bytes = available_bytes
     self.compiled_buckets: List[int] = []  # bucket of each compile, in order
     self._signatures: set = set()  # input (key, shape, dtype) tuples already compiled

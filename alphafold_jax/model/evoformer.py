@@ -33,7 +33,7 @@ from alphafold_jax.model.outer_product_mean import OuterProductMean, OuterProduc
 from alphafold_jax.model.pair_stack import PairStackConfig, pair_stack
 from alphafold_jax.model.residual import residual
 from alphafold_jax.model.transition import Transition, TransitionConfig
-from alphafold_jax.ops import memory_policy
+from alphafold_jax.ops import memory_policy, sharding_rules
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.ops.layer_stack import layer_stack
 
@@ -73,12 +73,21 @@ class EvoformerIteration(hk.Module):
       return residual(act, module, sub, *args, global_config=gc, is_training=is_training)
 
     outer = OuterProductMean(c.outer_product_mean, gc, pair.shape[-1], name='outer_product_mean')
+
+    def outer_product_mean(pair):
+      pair = sharding_rules.constrain(pair, 'pair_rows', gc)
+      if memory_policy.inplace_pair(gc, is_training):  # pair + update, in place by row blocks
+        return outer(msa, msa_mask, is_training, add_to=pair)
+      return res(pair, outer, c.outer_product_mean, msa, msa_mask)
+
     if c.outer_product_mean.first:
-      pair = res(pair, outer, c.outer_product_mean, msa, msa_mask)
+      pair = outer_product_mean(pair)
 
     row = MSARowAttentionWithPairBias(c.msa_row_attention_with_pair_bias, gc,
                                       name='msa_row_attention_with_pair_bias')
+    msa = sharding_rules.constrain(msa, 'msa_seqs', gc)  # residue split, if any
     msa = res(msa, row, c.msa_row_attention_with_pair_bias, msa, msa_mask, pair)
+    msa = sharding_rules.constrain(msa, 'msa_res', gc)
 
     if self.is_extra_msa:
       column = MSAColumnGlobalAttention(c.msa_column_attention, gc,
@@ -91,7 +100,7 @@ class EvoformerIteration(hk.Module):
     msa = res(msa, msa_transition, c.msa_transition, msa, msa_mask)
 
     if not c.outer_product_mean.first:
-      pair = res(pair, outer, c.outer_product_mean, msa, msa_mask)
+      pair = outer_product_mean(pair)
 
     pair = pair_stack(pair, pair_mask, c, gc, is_training)  # Alg. 6 lines 6-10
     return msa, pair
@@ -118,4 +127,7 @@ def evoformer_stack(msa: jnp.ndarray, pair: jnp.ndarray, msa_mask: jnp.ndarray,
 
   stack = layer_stack(num_block, remat=memory_policy.block_remat(global_config),
                       unroll=unroll)(one_block)
-  return stack((msa, pair))
+  # The pair's storage dtype between blocks (bf16 under the long-sequence policy's option).
+  storage = memory_policy.pair_storage_dtype(global_config, pair.dtype)
+  msa, out = stack((msa, pair.astype(storage)))
+  return msa, out.astype(pair.dtype)

@@ -17,7 +17,7 @@ from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model.attention import (Attention, AttentionBlockConfig, GlobalAttention,
                                            mask_to_bias)
 from alphafold_jax.nn import LayerNorm
-from alphafold_jax.ops import memory_policy
+from alphafold_jax.ops import inplace, memory_policy
 
 
 def row_attention_config(**overrides) -> AttentionBlockConfig:
@@ -53,8 +53,16 @@ class MSARowAttentionWithPairBias(hk.Module):
     feat_2d_weights = hk.get_parameter(
         'feat_2d_weights', (pair.shape[-1], c.num_head), msa.dtype,
         hk.initializers.RandomNormal(stddev=1.0 / pair.shape[-1]**0.5))
-    pair_act = LayerNorm(name='feat_2d_norm')(pair)
-    pair_bias = jnp.einsum('qkc,ch->hqk', pair_act, feat_2d_weights)  # [H, N, N]
+    feat_2d_norm = LayerNorm(name='feat_2d_norm')
+    bias_of_rows = lambda rows, _: jnp.einsum('qkc,ch->hqk', feat_2d_norm(rows),
+                                              feat_2d_weights)  # [H, n, N]
+    if memory_policy.inplace_pair(self.global_config, is_training):  # no whole LayerNorm(pair)
+      pair_bias = inplace.build_from_rows(
+          pair, bias_of_rows, memory_policy.pair_update_rows(self.global_config,
+                                                             4 * pair.shape[1] * pair.shape[2]),
+          out_axis=1, compute_dtype=msa.dtype)  # [H, N, N]
+    else:
+      pair_bias = bias_of_rows(pair, 0)  # [H, N, N]
     return Attention(c, self.global_config, msa.shape[-1])(
         act, act, bias, pair_bias,
         chunk_size=memory_policy.chunk_policy(self.global_config, is_training))  # [S, N, c_m]

@@ -26,6 +26,7 @@ from alphafold_jax.model import triangle
 from alphafold_jax.model.attention import AttentionBlockConfig
 from alphafold_jax.model.residual import residual
 from alphafold_jax.model.transition import Transition, TransitionConfig
+from alphafold_jax.ops import memory_policy, sharding_rules
 from alphafold_jax.ops.global_config import GlobalConfig
 
 _field = dataclasses.field
@@ -53,6 +54,11 @@ _SUBLAYERS = {
     'triangle_attention_ending_node': triangle.TriangleAttention,
     'pair_transition': Transition,
 }
+# Residue-split layout each sub-layer reads (ops/sharding_rules.py): rows for row-wise ones.
+_LAYOUT = {'triangle_multiplication_outgoing': 'pair_rows',
+           'triangle_multiplication_incoming': 'pair_cols',
+           'triangle_attention_starting_node': 'pair_rows',
+           'triangle_attention_ending_node': 'pair_cols', 'pair_transition': 'pair_rows'}
 TRUNK_ORDER = ('triangle_multiplication_outgoing', 'triangle_multiplication_incoming',
                'triangle_attention_starting_node', 'triangle_attention_ending_node',
                'pair_transition')
@@ -68,10 +74,17 @@ def pair_stack(pair: jnp.ndarray, pair_mask: jnp.ndarray, config: PairStackConfi
 
   config: a PairStackConfig (the pair fields of an Evoformer, Pairformer or template block).
   remat: see `residual.residual`.
+  Under the memory policy's in-place pair updates (`memory_policy.inplace_pair`, inference),
+  each sub-layer adds its update to the pair block by block in place instead.
   """
+  in_place = memory_policy.inplace_pair(global_config, is_training)
   for name in order:
     sub = getattr(config, name)
+    pair = sharding_rules.constrain(pair, _LAYOUT[name], global_config)  # residue split, if any
     module = _SUBLAYERS[name](sub, global_config, name=name)
+    if in_place and not getattr(sub, 'swiglu', False):  # ops/inplace.py: row blocks, no copy
+      pair = module(pair, pair_mask, is_training, add_to_input=True)
+      continue
     pair = residual(pair, module, sub, pair, pair_mask, global_config=global_config,
                     is_training=is_training, remat=remat)  # [N, N, c]
   return pair

@@ -13,6 +13,7 @@ num_recycles (cycles actually run) and structure_module / heads raw outputs.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Optional
 
 import haiku as hk
@@ -22,6 +23,7 @@ import numpy as np
 
 from alphafold_jax.model.alphafold import AlphaFold, ModelConfig, confidence_outputs
 from alphafold_jax.model.multimer import alphafold as multimer_alphafold
+from alphafold_jax.ops import sharding_rules
 
 # Keys of AF2 processed features the model reads; anything else in a feature dict
 # (labels, raw strings) is dropped before the jitted call.
@@ -66,7 +68,15 @@ def forward_fn(config: ModelConfig):
 class RunModel:
   """Features -> predictions with one compiled function per input shape."""
 
-  def __init__(self, config: ModelConfig, params: Optional[Mapping] = None):
+  def __init__(self, config: ModelConfig, params: Optional[Mapping] = None,
+               num_devices: Optional[int] = None):
+    """num_devices > 1: one prediction split over that many devices along the residue axis
+    (ops/sharding_rules.py; padded lengths should be divisible by it)."""
+    self.mesh = None
+    if num_devices is not None and num_devices > 1:
+      self.mesh = sharding_rules.residue_mesh(num_devices)
+      config = dataclasses.replace(
+          config, global_config=sharding_rules.with_residue_split(config.global_config))
     self.config = config
     self.params = params
     self.multimer = bool(getattr(config, 'multimer', False))
@@ -117,8 +127,9 @@ class RunModel:
       num_recycle = self.config.num_recycle
     if int(num_recycle) < 0:
       raise ValueError(f'num_recycle must be >= 0, got {num_recycle}')
-    ret = self._apply(self.params, jax.random.PRNGKey(random_seed), batch,
-                      np.int32(num_recycle))
+    with sharding_rules.mesh_context(self.mesh):
+      ret = self._apply(self.params, jax.random.PRNGKey(random_seed), batch,
+                        np.int32(num_recycle))
     return jax.tree_util.tree_map(np.asarray, _public_outputs(ret, return_representations))
 
 

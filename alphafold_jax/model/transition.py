@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.nn import LayerNorm, final_init, linear_params
-from alphafold_jax.ops import chunking, memory_policy
+from alphafold_jax.ops import chunking, inplace, memory_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +28,12 @@ class TransitionConfig:
   orientation: str = 'per_row'
   shared_dropout: bool = True
   swiglu: bool = False  # AF3 (Abramson et al. 2024, Suppl. Alg. 11) SwiGLU transition, no biases
+
+
+def _relu_mlp(x, w1, b1, w2, b2):
+  """x [n_a, N_b, c] -> Linear(relu(Linear(x))) [n_a, N_b, c] (hidden [n_a, N_b, n*c])."""
+  hidden = jax.nn.relu(jnp.einsum('abc,ch->abh', x, w1) + b1)  # [n_a, N_b, n*c]
+  return jnp.einsum('abh,hc->abc', hidden, w2) + b2  # [n_a, N_b, c]
 
 
 class Transition(hk.Module):
@@ -43,8 +49,13 @@ class Transition(hk.Module):
     self.config = config
     self.global_config = global_config
 
-  def __call__(self, act: jnp.ndarray, mask: jnp.ndarray, is_training: bool = False) -> jnp.ndarray:
-    """act [N_a, N_b, c], mask [N_a, N_b] (unused, kept for the uniform block signature)."""
+  def __call__(self, act: jnp.ndarray, mask: jnp.ndarray, is_training: bool = False, *,
+               add_to_input: bool = False) -> jnp.ndarray:
+    """act [N_a, N_b, c], mask [N_a, N_b] (unused, kept for the uniform block signature).
+
+    add_to_input (inference, set by the memory policy): act + update, in place by row blocks."""
+    if add_to_input:
+      return self._residual_inplace(act, mask)
     del mask
     num_channel = act.shape[-1]
     num_hidden = int(num_channel * self.config.num_intermediate_factor)
@@ -55,12 +66,26 @@ class Transition(hk.Module):
     w2, b2 = linear_params('transition2', num_hidden, num_channel, act.dtype,
                            final_init(self.global_config))
 
-    def mlp(x):
-      hidden = jax.nn.relu(jnp.einsum('abc,ch->abh', x, w1) + b1)  # [n_a, N_b, n*c]
-      return jnp.einsum('abh,hc->abc', hidden, w2) + b2  # [n_a, N_b, c]
-
+    mlp = lambda x: _relu_mlp(x, w1, b1, w2, b2)
     chunks = memory_policy.chunk_policy(self.global_config, is_training)
     return chunking.chunked_map(mlp, chunks, [act])
+
+  @hk.transparent
+  def _residual_inplace(self, act: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
+    """act + self(act, mask) in blocks of rows written back in place (inference; ReLU MLP)."""
+    del mask
+    if self.config.swiglu:
+      raise NotImplementedError('in-place transition: ReLU (AF2) transitions only')
+    dtype = memory_policy.pair_compute_dtype(self.global_config, act.dtype)
+    num_channel = act.shape[-1]
+    num_hidden = int(num_channel * self.config.num_intermediate_factor)
+    norm = LayerNorm(name='input_layer_norm')
+    w1, b1 = linear_params('transition1', num_channel, num_hidden, dtype, 'relu')
+    w2, b2 = linear_params('transition2', num_hidden, num_channel, dtype,
+                           final_init(self.global_config))
+    rows = memory_policy.pair_update_rows(self.global_config, act.shape[1] * num_hidden * 4)
+    return inplace.update_rows_inplace(
+        act, lambda x, _: _relu_mlp(norm(x), w1, b1, w2, b2), rows, compute_dtype=dtype)
 
   @hk.transparent
   def _swiglu(self, act: jnp.ndarray, num_hidden: int, is_training: bool) -> jnp.ndarray:

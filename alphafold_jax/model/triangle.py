@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.model.attention import Attention, AttentionBlockConfig, mask_to_bias
 from alphafold_jax.nn import LayerNorm, Linear, final_init, linear_params
-from alphafold_jax.ops import memory_policy
+from alphafold_jax.ops import inplace, memory_policy
 
 OUTGOING_EQUATION = 'ikc,jkc->ijc'  # z_ij = sum_k a_ik * b_jk  (Alg. 11 line 4)
 INCOMING_EQUATION = 'kjc,kic->ijc'  # z_ij = sum_k a_ki * b_kj  (Alg. 12 line 4; left/right swapped)
@@ -74,9 +74,13 @@ class TriangleMultiplication(hk.Module):
     self.config = config
     self.global_config = global_config
 
-  def __call__(self, pair: jnp.ndarray, mask: jnp.ndarray, is_training: bool = False) -> jnp.ndarray:
-    """pair [N, N, c], mask [N, N] -> update [N, N, c]."""
+  def __call__(self, pair: jnp.ndarray, mask: jnp.ndarray, is_training: bool = False, *,
+               add_to_input: bool = False) -> jnp.ndarray:
+    """pair [N, N, c], mask [N, N] -> update [N, N, c]; with add_to_input (inference, set by
+    the memory policy) pair + update, computed in place block by block (`_residual_inplace`)."""
     del is_training
+    if add_to_input:
+      return self._residual_inplace(pair, mask)
     c, gc = self.config, self.global_config
     h = c.num_intermediate_channel
     c_z = pair.shape[-1]
@@ -114,6 +118,56 @@ class TriangleMultiplication(hk.Module):
                   name='gating_linear')(act)  # [N, N, c]
     return update * jax.nn.sigmoid(gate)
 
+  @hk.transparent
+  def _residual_inplace(self, pair: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
+    """pair + self(pair, mask), computed in blocks of rows written back in place (inference).
+
+    The incoming update is the outgoing one on the transposed pair (z^T_ji = sum_k a'_jk b'_ik
+    with a'_jk = a_kj), so both run over rows of a frame: the pair (outgoing) or its transpose
+    (incoming, blocks of columns). The right projection b' is built once [h, N, N]; each block
+    of rows makes its left projection, the contraction, the centre norm and the gate.
+    """
+    c, gc = self.config, self.global_config
+    h, c_z = c.num_intermediate_channel, pair.shape[-1]
+    dtype = memory_policy.pair_compute_dtype(gc, pair.dtype)
+    axis = 0 if c.equation == OUTGOING_EQUATION else 1
+    mask = (mask if axis == 0 else jnp.swapaxes(mask, 0, 1)).astype(dtype)  # frame [N, N]
+    if c.fuse_projection_weights:
+      norm_in = LayerNorm(name='left_norm_input')
+      w_p, b_p = linear_params('projection', c_z, 2 * h, dtype, 'linear')
+      w_g, b_g = linear_params('gate', c_z, 2 * h, dtype, final_init(gc), 1.0)
+      sides = {'left': (w_p[:, :h], b_p[:h], w_g[:, :h], b_g[:h]),
+               'right': (w_p[:, h:], b_p[h:], w_g[:, h:], b_g[h:])}
+      center = LayerNorm(name='center_norm')
+    else:
+      norm_in = LayerNorm(name='layer_norm_input')
+      sides = {side: (*linear_params(f'{side}_projection', c_z, h, dtype, 'linear'),
+                      *linear_params(f'{side}_gate', c_z, h, dtype, final_init(gc), 1.0))
+               for side in ('left', 'right')}
+      center = LayerNorm(name='center_layer_norm')
+    output_projection = Linear(c_z, initializer=final_init(gc), name='output_projection')
+    gating_linear = Linear(c_z, initializer=final_init(gc), bias_init=1.0, name='gating_linear')
+
+    def projected(act, start, side):  # act [n, N, c] frame rows -> [h, n, N]
+      w, b, wg, bg = sides[side]
+      m = inplace.take_rows(mask, start, act.shape[0])[None]  # [1, n, N]
+      proj = m * (jnp.einsum('ika,ah->hik', act, w) + b[:, None, None])
+      return proj * jax.nn.sigmoid(jnp.einsum('ika,ah->hik', act, wg) + bg[:, None, None])
+
+    rows = memory_policy.pair_update_rows(gc, pair.shape[1 - axis] * max(h, c_z) * 4 * 4)
+    right = inplace.build_from_rows(
+        pair, lambda x, start: projected(norm_in(x), start, 'right'), rows, axis=axis,
+        out_axis=1, compute_dtype=dtype)  # [h, N(j), N(k)]
+
+    def row_update(x, start):  # x [n, N, c] -> [n, N, c]
+      act = norm_in(x)
+      left = projected(act, start, 'left')  # [h, n(i), N(k)]
+      update = jnp.einsum('cik,cjk->cij', left, right.astype(left.dtype))  # [h, n, N]
+      update = output_projection(center(jnp.transpose(update, (1, 2, 0))))  # [n, N, c]
+      return update * jax.nn.sigmoid(gating_linear(act))
+
+    return inplace.update_rows_inplace(pair, row_update, rows, axis=axis, compute_dtype=dtype)
+
 
 def starting_node_config(**overrides) -> AttentionBlockConfig:
   """model_1_ptm `triangle_attention_starting_node` (Alg. 13); key/value widths are totals
@@ -141,8 +195,11 @@ class TriangleAttention(hk.Module):
     self.config = config
     self.global_config = global_config
 
-  def __call__(self, pair: jnp.ndarray, mask: jnp.ndarray, is_training: bool = False) -> jnp.ndarray:
-    """pair [N, N, c], mask [N, N] -> update [N, N, c]."""
+  def __call__(self, pair: jnp.ndarray, mask: jnp.ndarray, is_training: bool = False, *,
+               add_to_input: bool = False) -> jnp.ndarray:
+    """pair [N, N, c], mask [N, N] -> update [N, N, c] (add_to_input: pair + update in place)."""
+    if add_to_input:
+      return self._residual_inplace(pair, mask)
     c = self.config
     ending = c.orientation == 'per_column'
     if ending:
@@ -160,3 +217,30 @@ class TriangleAttention(hk.Module):
     if ending:
       update = jnp.swapaxes(update, 0, 1)
     return update
+
+  @hk.transparent
+  def _residual_inplace(self, pair: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
+    """pair + self(pair, mask) in blocks of rows (starting node) or columns (ending node)
+    written back in place (inference). The [H, N, N] bias is built first, block by block."""
+    c, gc = self.config, self.global_config
+    c_z = pair.shape[-1]
+    dtype = memory_policy.pair_compute_dtype(gc, pair.dtype)
+    axis = 1 if c.orientation == 'per_column' else 0
+    mask = mask if axis == 0 else jnp.swapaxes(mask, 0, 1)  # frame [N, N]
+    feat_2d_weights = hk.get_parameter(
+        'feat_2d_weights', (c_z, c.num_head), dtype,
+        hk.initializers.RandomNormal(stddev=1.0 / c_z**0.5))
+    query_norm = LayerNorm(name='query_norm')
+    attention = Attention(c, gc, c_z)
+    rows = memory_policy.pair_update_rows(gc, pair.shape[1 - axis] * c_z * 4 * 4)
+    shared_bias = inplace.build_from_rows(
+        pair, lambda x, _: jnp.einsum('qkc,ch->hqk', query_norm(x), feat_2d_weights), rows,
+        axis=axis, out_axis=1, compute_dtype=dtype)  # [H, N, N]
+
+    def row_update(x, start):  # x [n, N, c] -> [n, N, c]
+      bias = mask_to_bias(inplace.take_rows(mask, start, x.shape[0]), x.dtype)[:, None, None, :]
+      act = query_norm(x)
+      return attention(act, act, bias, shared_bias,
+                       chunk_size=memory_policy.chunk_policy(gc, is_training=False))
+
+    return inplace.update_rows_inplace(pair, row_update, rows, axis=axis, compute_dtype=dtype)

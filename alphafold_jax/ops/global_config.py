@@ -28,6 +28,12 @@ class GlobalConfig:
     statistics and outputs (AF2's `bfloat16`; ops/precision.py). The one precision switch, for
     inference and training alike.
   eval_dropout: keep dropout on at inference (AF2 option).
+  inplace_pair_updates: at inference, update the pair representation block of rows by block of
+    rows in place (ops/inplace.py): no sub-layer makes a whole [N, N, c] intermediate.
+  pair_storage_bfloat16: with inplace_pair_updates, keep the pair in bfloat16 between
+    sub-layers (each row block is computed in the compute dtype); changes values (bf16 rounding).
+  residue_shard_axis: mesh axis name over which one example's residue axis is split (pair rows
+    or columns, MSA rows or residues per sub-layer; ops/sharding_rules.py); None = no split.
 
   The memory fields are read in one place, `alphafold_jax.ops.memory_policy`.
   """
@@ -40,6 +46,9 @@ class GlobalConfig:
   chunk_budget_mib: Optional[float] = None
   chunk_in_training: bool = False
   remat_sublayers: bool = False
+  inplace_pair_updates: bool = False
+  pair_storage_bfloat16: bool = False
+  residue_shard_axis: Optional[str] = None
 
   def __post_init__(self):
     if self.subbatch_size is not None and (not isinstance(self.subbatch_size, numbers.Integral)

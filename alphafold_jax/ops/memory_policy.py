@@ -20,6 +20,14 @@ GlobalConfig fields read here (defaults reproduce AF2):
                      one sub-layer's working set instead of the whole block's activations.
   use_remat          recompute each stacked block in the backward pass (layer_stack).
 
+  inplace_pair_updates  at inference, every pair sub-layer (and the outer product mean, the MSA
+                     row attention's pair bias, the L x L heads) works on blocks of pair rows
+                     and writes them back in place (ops/inplace.py); block rows from
+                     `pair_update_rows` (chunk_budget_mib over one row's widest intermediate).
+  pair_storage_bfloat16  keep the pair in bf16 between sub-layers (`pair_dtypes`).
+
+`long_sequence_inference(gc)` switches the last two on (with a chunk budget);
+`policy_for_length` picks it from a sequence length and a memory budget (used by `predict`).
 `auto_chunking(gc)` sets the inference chunking from a budget (AUTO_CHUNK_BUDGET_MIB) instead
 of AF2's fixed 4 rows; `low_memory_training(gc)` switches on the three training savings at
 once. With it, one Evoformer iteration at model_1_ptm widths, (N_seq, L) = (128, 256),
@@ -32,6 +40,7 @@ import dataclasses
 from typing import Any, Callable, Optional
 
 import haiku as hk
+import jax.numpy as jnp
 
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.ops.chunking import ChunkPolicy
@@ -44,6 +53,10 @@ LOW_MEMORY_CHUNK_BUDGET_MIB = 64  # per-chunk intermediate budget of `low_memory
 # (1 row). Measured (issue 10): whole model L=64 0.86-0.92x the oracle at 4-64 MiB, 1.48x at 256
 # MiB (2048-row chunks of the 5120-row extra MSA); Evoformer (128, 256) fwd ~0.65x at 16-256 MiB.
 AUTO_CHUNK_BUDGET_MIB = 16
+# Per-chunk budget of `long_sequence_inference`: rows of the pair per in-place block and the
+# attention chunks inside them (one pair row of the pair transition's hidden layer is
+# N * 4 c_z * 4 bytes = 6 MiB at L 3072, so ~10 rows per block).
+LONG_SEQUENCE_CHUNK_BUDGET_MIB = 64
 
 
 def chunk_policy(global_config: GlobalConfig, is_training: bool,
@@ -99,3 +112,62 @@ def auto_chunking(global_config: GlobalConfig,
                   chunk_budget_mib: float = AUTO_CHUNK_BUDGET_MIB) -> GlobalConfig:
   """global_config with inference chunks sized from a memory budget (not AF2's fixed rows)."""
   return dataclasses.replace(global_config, chunk_budget_mib=chunk_budget_mib)
+
+
+def long_sequence_inference(global_config: GlobalConfig,
+                            chunk_budget_mib: float = LONG_SEQUENCE_CHUNK_BUDGET_MIB,
+                            bfloat16_pair: bool = False) -> GlobalConfig:
+  """global_config for long inputs at inference: budgeted chunks, in-place pair row blocks,
+  optionally bf16 pair storage. Training is unchanged (the in-place path is inference-only)."""
+  return dataclasses.replace(global_config, chunk_budget_mib=chunk_budget_mib,
+                             inplace_pair_updates=True, pair_storage_bfloat16=bfloat16_pair)
+
+
+def inplace_pair(global_config: GlobalConfig, is_training: bool) -> bool:
+  """Whether pair updates run as in-place row blocks (inference with dropout off only)."""
+  gc = global_config
+  dropout_on = (is_training or gc.eval_dropout) and not gc.deterministic
+  return gc.inplace_pair_updates and not is_training and not dropout_on
+
+
+def pair_update_rows(global_config: GlobalConfig, row_bytes: int) -> int:
+  """Rows per in-place block, so that one block's widest intermediate (row_bytes per row)
+  stays under the chunk budget (LONG_SEQUENCE_CHUNK_BUDGET_MIB when none is set)."""
+  budget = global_config.chunk_budget_mib or LONG_SEQUENCE_CHUNK_BUDGET_MIB
+  return max(1, int(budget * MIB) // max(int(row_bytes), 1))
+
+
+def pair_storage_dtype(global_config: GlobalConfig, dtype):
+  """dtype the pair is kept in between sub-layers, for a trunk computing in `dtype`."""
+  if global_config.inplace_pair_updates and global_config.pair_storage_bfloat16:
+    return jnp.bfloat16
+  return dtype
+
+
+def pair_compute_dtype(global_config: GlobalConfig, stored_dtype):
+  """dtype a block of pair rows is computed in, given the pair's stored dtype (fp32 for bf16
+  storage unless the trunk itself computes in bf16, `GlobalConfig.bfloat16`)."""
+  if (global_config.inplace_pair_updates and global_config.pair_storage_bfloat16
+      and not global_config.bfloat16):
+    return jnp.float32
+  return stored_dtype
+
+
+# Default-path estimate of one Evoformer iteration's compiled memory in bytes per L^2 (fp32,
+# model_1_ptm widths), fitted to XLA's memory analysis (experiments/benchmarks/README.md,
+# issue 17 table): about 12 pair-sized buffers live at the peak.
+DEFAULT_PATH_BYTES_PER_RESIDUE_PAIR = 12 * 128 * 4
+
+
+def policy_for_length(global_config: GlobalConfig, num_res: int,
+                      memory_budget_gib: Optional[float] = None) -> GlobalConfig:
+  """The inference policy `predict` uses: the default (auto_chunking) when the default path's
+  estimated peak fits the budget, else `long_sequence_inference` (bf16 pair storage too when
+  even one fp32 pair copy plus one projection would not fit)."""
+  if memory_budget_gib is None:
+    return global_config
+  budget = memory_budget_gib * 2 ** 30
+  if DEFAULT_PATH_BYTES_PER_RESIDUE_PAIR * num_res ** 2 <= budget:
+    return auto_chunking(global_config)
+  fp32_long = 4 * 128 * 4 * num_res ** 2  # pair in + out, one projection, headroom
+  return long_sequence_inference(global_config, bfloat16_pair=fp32_long > budget)

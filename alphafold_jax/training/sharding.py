@@ -7,6 +7,9 @@ Rules (the ONLY place they live; model code knows nothing of devices):
 With these shardings `jit` (GSPMD) turns the batch mean of the loss into an all-reduce,
 so the gradient every device applies is the global-batch average.
 
+2-D (data x residue) meshes for training one example split over several devices:
+`make_mesh_2d`; the per-example residue layouts live in alphafold_jax/ops/sharding_rules.py.
+
 Multi-host: every process builds the same GLOBAL batch (cheap for our data) and
 `jax.make_array_from_callback` hands each process only its addressable shards.
 """
@@ -32,6 +35,21 @@ def make_mesh(axis_name: str = 'data', devices: Optional[Sequence[jax.Device]] =
   return Mesh(np.asarray(devices, dtype=object), (axis_name,))
 
 
+def make_mesh_2d(num_data: int, num_residue: int, data_axis: str = 'data',
+                 residue_axis: str = 'residue',
+                 devices: Optional[Sequence[jax.Device]] = None) -> Mesh:
+  """2-D mesh: examples split over `data_axis`, each example's residues over `residue_axis`
+  (the model's layouts: alphafold_jax/ops/sharding_rules.py, with
+  GlobalConfig.residue_shard_axis = residue_axis; make_train_step(spmd_axis_name=data_axis)).
+  Batch leaves use `batch_sharding(mesh, data_axis)` (replicated over residues on entry)."""
+  devices = list(jax.devices() if devices is None else devices)
+  if len(devices) < num_data * num_residue:
+    raise ShardingError(f'a {num_data} x {num_residue} mesh needs {num_data * num_residue} '
+                        f'devices, {len(devices)} available')
+  grid = np.asarray(devices[:num_data * num_residue], dtype=object).reshape(num_data, num_residue)
+  return Mesh(grid, (data_axis, residue_axis))
+
+
 def replicated(mesh: Mesh) -> NamedSharding:
   """Sharding for the train state: a full copy on every device."""
   return NamedSharding(mesh, PartitionSpec())
@@ -43,8 +61,8 @@ def batch_sharding(mesh: Mesh, axis_name: Optional[str] = None) -> NamedSharding
   return NamedSharding(mesh, PartitionSpec(axis_name))
 
 
-def check_batch_size(batch_size: int, mesh: Mesh) -> None:
-  n = mesh.devices.size
+def check_batch_size(batch_size: int, mesh: Mesh, axis_name: Optional[str] = None) -> None:
+  n = mesh.shape[axis_name or mesh.axis_names[0]]  # devices along the data axis
   if batch_size % n:
     raise ShardingError(f'global batch size {batch_size} is not divisible by the {n} devices '
                         f'of the data-parallel mesh; choose a multiple of {n}')
@@ -63,7 +81,7 @@ def shard_batch(batch: Mapping[str, Any], mesh: Mesh, axis_name: Optional[str] =
     raise ShardingError(f'batch entries {bad} are scalars; every entry needs a leading batch axis')
   if len(set(sizes.values())) != 1:
     raise ShardingError(f'batch entries disagree on the batch size: {sizes}')
-  check_batch_size(next(iter(sizes.values())), mesh)
+  check_batch_size(next(iter(sizes.values())), mesh, axis_name)
   out = {}
   for key, value in batch.items():
     value = np.asarray(value)

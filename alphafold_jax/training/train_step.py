@@ -21,6 +21,8 @@ the same on 1 or N devices and deterministic for a seed.
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import jax
@@ -66,11 +68,18 @@ def _mean_metrics(metrics: Dict[str, jnp.ndarray]) -> Dict[str, jnp.ndarray]:
 
 
 def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation,
-                    config: TrainConfig) -> Callable[[TrainState, Mapping], Tuple[TrainState, Dict]]:
-  """Returns the UN-jitted step(state, batch) -> (state, metrics); see jit_train_step."""
+                    config: TrainConfig, spmd_axis_name: Optional[str] = None
+                    ) -> Callable[[TrainState, Mapping], Tuple[TrainState, Dict]]:
+  """Returns the UN-jitted step(state, batch) -> (state, metrics); see jit_train_step.
+
+  spmd_axis_name: the data mesh axis, when the model also splits residues over another mesh
+  axis (2-D data x residue mesh, training/sharding.py): the example axis of the vmap stays
+  split over it inside the model's residue sharding constraints.
+  """
   per_example = _per_example(loss_fn)
   schedule = make_schedule(config)
-  vmapped = jax.vmap(per_example, in_axes=(None, 0, 0, None))  # over examples
+  vmap = functools.partial(jax.vmap, spmd_axis_name=spmd_axis_name)
+  vmapped = vmap(per_example, in_axes=(None, 0, 0, None))  # over examples
 
   def batch_loss(params, batch, keys, num_recycle):
     losses, metrics = vmapped(params, batch, keys, num_recycle)  # [B], {k: [B, ...]}
@@ -86,7 +95,7 @@ def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation,
       scale = jnp.minimum(1., config.clip_global_norm / jnp.maximum(norm, 1e-12))
       return loss, metrics, jax.tree.map(lambda g: g * scale, grads)
 
-    losses, metrics, grads = jax.vmap(one)(batch, keys)  # [B], ..., leaves [B, ...]
+    losses, metrics, grads = vmap(one)(batch, keys)  # [B], ..., leaves [B, ...]
     return jnp.mean(losses), metrics, jax.tree.map(lambda g: jnp.mean(g, 0), grads)
 
   def step(state: TrainState, batch: Mapping[str, jnp.ndarray]):
