@@ -34,6 +34,7 @@ import numpy as np
 
 from alphafold_jax.common import residues
 from alphafold_jax.inference import outputs
+from alphafold_jax.inference import targets as targets_lib
 from alphafold_jax.inference.targets import (InputError, _read_text, check_sequence, read_msa,
                                              split_msa_spec, target_name)
 from data_pipeline import parsers
@@ -54,12 +55,7 @@ class Complex:
 
 def parse_complexes(text: str, source: str = '<string>') -> List[Complex]:
   """Complexes of a FASTA string by the rule of the module docstring."""
-  if not text.strip():
-    raise InputError(f'FASTA file {source} is empty')
-  try:
-    sequences, descriptions = parsers.parse_fasta(text)
-  except PipelineError as e:
-    raise InputError(f'FASTA file {source}: {e}') from None
+  sequences, descriptions = targets_lib.parse_fasta_records(text, source)
   if any(':' in s for s in sequences):
     groups = [(target_name(d, i), s.split(':'))
               for i, (s, d) in enumerate(zip(sequences, descriptions))]

@@ -87,14 +87,19 @@ def check_sequence(sequence: str, name: str) -> str:
   return seq
 
 
-def parse_fasta_targets(text: str, source: str = '<string>') -> List[Target]:
-  """Targets of a (multi-record) FASTA string, sequences checked, names unique."""
+def parse_fasta_records(text: str, source: str = '<string>'):
+  """(sequences, descriptions) of a FASTA string; one InputError naming `source` otherwise."""
   if not text.strip():
     raise InputError(f'FASTA file {source} is empty')
   try:
-    sequences, descriptions = parsers.parse_fasta(text)
+    return parsers.parse_fasta(text)
   except PipelineError as e:
     raise InputError(f'FASTA file {source}: {e}') from None
+
+
+def parse_fasta_targets(text: str, source: str = '<string>') -> List[Target]:
+  """Targets of a (multi-record) FASTA string, sequences checked, names unique."""
+  sequences, descriptions = parse_fasta_records(text, source)
   targets, seen = [], {}
   for index, (sequence, description) in enumerate(zip(sequences, descriptions)):
     name = target_name(description, index)

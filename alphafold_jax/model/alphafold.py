@@ -95,24 +95,31 @@ class AlphaFoldIteration(hk.Module):
       reps = {k: v / num_ensemble for k, v in total.items()}
       reps['msa'] = msa
     batch = _member(batch, 0)  # not ensembled from here on
-    h, build = c.heads, built_heads(c)
-    key = hk.next_rng_key() if is_training else None
-    ret = {'representations': reps}
-    ret['structure_module'] = StructureModule(c.structure_module, gc)(
-        reps['single'], reps['pair'], batch['aatype'], batch['seq_mask'],
-        is_training=is_training, key=key)
-    ret['distogram'] = DistogramHead(h.distogram, gc)(reps['pair'])
-    if build['masked_msa']:
-      ret['masked_msa'] = MaskedMsaHead(h.masked_msa, gc)(reps['msa'])
-    if build['experimentally_resolved']:
-      ret['experimentally_resolved'] = ExperimentallyResolvedHead(
-          h.experimentally_resolved, gc)(reps['single'])
-    ret['predicted_lddt'] = PredictedLDDTHead(h.predicted_lddt, gc)(
-        ret['structure_module']['act'])
-    if build['predicted_aligned_error']:
-      ret['predicted_aligned_error'] = PredictedAlignedErrorHead(
-          h.predicted_aligned_error, gc)(reps['pair'])
-    return ret
+    return structure_and_heads(c, StructureModule, reps, batch, is_training)
+
+
+def structure_and_heads(config: ModelConfig, structure_module_cls, reps: dict, batch: Batch,
+                        is_training: bool) -> dict:
+  """Suppl. Alg. 2 lines 19-22 after the trunk: the structure module (the monomer's or the
+  multimer's class) and the heads that exist (`built_heads`). Shared by both model flavours."""
+  gc, h, build = config.global_config, config.heads, built_heads(config)
+  key = hk.next_rng_key() if is_training else None
+  ret = {'representations': reps}
+  ret['structure_module'] = structure_module_cls(config.structure_module, gc)(
+      reps['single'], reps['pair'], batch['aatype'], batch['seq_mask'],
+      is_training=is_training, key=key)
+  ret['distogram'] = DistogramHead(h.distogram, gc)(reps['pair'])
+  if build['masked_msa']:
+    ret['masked_msa'] = MaskedMsaHead(h.masked_msa, gc)(reps['msa'])
+  if build['experimentally_resolved']:
+    ret['experimentally_resolved'] = ExperimentallyResolvedHead(
+        h.experimentally_resolved, gc)(reps['single'])
+  ret['predicted_lddt'] = PredictedLDDTHead(h.predicted_lddt, gc)(
+      ret['structure_module']['act'])
+  if build['predicted_aligned_error']:
+    ret['predicted_aligned_error'] = PredictedAlignedErrorHead(
+        h.predicted_aligned_error, gc)(reps['pair'])
+  return ret
 
 
 def next_prev(ret: dict) -> dict:

@@ -22,11 +22,9 @@ import jax
 import jax.numpy as jnp
 
 from alphafold_jax.common.confidence import predicted_tm_score
-from alphafold_jax.model.alphafold import (built_heads, ca_distance_change, confidence_outputs,
-                                           next_prev)
+from alphafold_jax.model.alphafold import (ca_distance_change, confidence_outputs, next_prev,
+                                           structure_and_heads)
 from alphafold_jax.model.embedders import initial_recycling_state
-from alphafold_jax.model.heads import (DistogramHead, ExperimentallyResolvedHead, MaskedMsaHead,
-                                       PredictedAlignedErrorHead, PredictedLDDTHead)
 from alphafold_jax.model.multimer.embeddings_and_evoformer import EmbeddingsAndEvoformer
 from alphafold_jax.model.multimer.structure_module import StructureModule
 from alphafold_jax.ops.precision import mixed_precision
@@ -49,24 +47,7 @@ class AlphaFoldIteration(hk.Module):
     c, gc = self.config, self.config.global_config
     trunk = EmbeddingsAndEvoformer(c.evoformer, gc)
     reps = mixed_precision(trunk, enabled=gc.bfloat16)(batch, prev, cycle_key, is_training)
-    h, build = c.heads, built_heads(c)
-    key = hk.next_rng_key() if is_training else None
-    ret = {'representations': reps}
-    ret['structure_module'] = StructureModule(c.structure_module, gc)(
-        reps['single'], reps['pair'], batch['aatype'], batch['seq_mask'],
-        is_training=is_training, key=key)
-    ret['distogram'] = DistogramHead(h.distogram, gc)(reps['pair'])
-    if build['masked_msa']:
-      ret['masked_msa'] = MaskedMsaHead(h.masked_msa, gc)(reps['msa'])
-    if build['experimentally_resolved']:
-      ret['experimentally_resolved'] = ExperimentallyResolvedHead(
-          h.experimentally_resolved, gc)(reps['single'])
-    ret['predicted_lddt'] = PredictedLDDTHead(h.predicted_lddt, gc)(
-        ret['structure_module']['act'])
-    if build['predicted_aligned_error']:
-      ret['predicted_aligned_error'] = PredictedAlignedErrorHead(
-          h.predicted_aligned_error, gc)(reps['pair'])
-    return ret
+    return structure_and_heads(c, StructureModule, reps, batch, is_training)
 
 
 class AlphaFold(hk.Module):
