@@ -142,6 +142,29 @@ def _nano_ipa() -> Preset:
                 train_config=train_config)
 
 
+def _nano_ipa_finetune() -> Preset:
+  """AF2's second stage (Suppl. 1.11, Table 4/6) for nano_ipa: the same model and parameter
+  tree (start it with --init-params from a nano_ipa run), the structural-violation loss on at
+  weight 1.0 and the fine-tuning learning rate 5e-4. The experimentally-resolved term stays
+  off: it would add a head the first stage does not have, and the nano training set holds NMR
+  models. Its exported weights are what nano_ipa bundles."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from alphafold_jax.config import model_config  # pylint: disable=g-import-not-at-top
+  from alphafold_jax.losses.config import LossConfig  # pylint: disable=g-import-not-at-top
+  from alphafold_jax.training import af2_presets  # pylint: disable=g-import-not-at-top
+  base = _nano_ipa()
+  train_config = dataclasses.replace(base.train_config, learning_rate=5e-4)
+  config = model_config('nano_ipa')
+  config = dataclasses.replace(config, losses=LossConfig.fine_tuning(
+      experimentally_resolved_weight=0.0, filter_by_resolution=False))
+  init, loss_fn, predict_ca = af2_presets.build(config, train_config=train_config)
+  return dataclasses.replace(base, name='nano_ipa_finetune',
+                             description='nano_ipa fine-tuning stage: violation loss 1.0, '
+                                         'lr 5e-4 (start from a nano_ipa run: --init-params)',
+                             init=init, loss_fn=loss_fn, predict_ca=predict_ca,
+                             train_config=train_config)
+
+
 def _nano_diffusion() -> Preset:
   from alphafold_jax.training import diffusion_presets  # pylint: disable=g-import-not-at-top
   # No recycling; clipping at 1 (the diffusion losses are O(1), AF2's 0.1 is for its losses).
@@ -206,6 +229,7 @@ def recipe_dataset(data_dir, crop_size: int, feature_config: FeatureConfig, seed
 _PRESETS: Dict[str, Callable[[], Preset]] = {
     'tiny_ca': _tiny_ca,
     'nano_ipa': _nano_ipa,
+    'nano_ipa_finetune': _nano_ipa_finetune,
     'nano_diffusion': _nano_diffusion,
     'af2_initial': lambda: af2_recipe_preset('initial'),
     'af2_finetune': lambda: af2_recipe_preset('finetune'),

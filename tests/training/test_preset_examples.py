@@ -88,3 +88,4 @@ def test_evaluation_featurises_from_the_sequence_with_its_own_seeds(nano_ipa, ti
   # ... and not the training features.
   index = [i for i in range(2) if np.array_equal(train_batch['aatype'][i], example['aatype'])]
   assert index and not np.array_equal(train_batch['bert_mask'][index[0]], example['bert_mask'])
+
