@@ -36,7 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from alphafold_jax.common import residue_constants as rc
-from alphafold_jax.losses import LossConfig, compute_violation_metrics, find_structural_violations
+from alphafold_jax.losses.config import LossConfig
+from alphafold_jax.losses.violations import compute_violation_metrics, find_structural_violations
 
 PAD_MULTIPLE = 32  # residues: one compiled check per multiple
 
