@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 # pylint: disable=wrong-import-position
 from alphafold_jax.common import protein as protein_lib
+from alphafold_jax.common.errors import UserError
 from alphafold_jax.inference import targets as targets_lib
 from alphafold_jax.inference import weights
 from alphafold_jax.metrics.backbone_geometry import backbone_geometry
@@ -213,8 +214,12 @@ def run_preset(preset: str, params: pathlib.Path, override: bool, args, work: pa
     if call['returncode'] != 0:
       print('\n'.join('  ' + line for line in call['stderr_tail']), file=sys.stderr)
     for target in targets:
-      row = ({'error': 'predict failed'} if call['returncode'] not in (0, 1)
-             else evaluate_one(out, target.name, refs[target.name]))
+      try:
+        row = ({'error': 'predict failed'} if call['returncode'] not in (0, 1)
+               else evaluate_one(out, target.name, refs[target.name]))
+      except (UserError, ValueError) as e:  # unreadable / unscorable structure: report it
+        row = {'error': f'{type(e).__name__}: {e}'}
+        print(f'  {target.name}: {row["error"]}', file=sys.stderr)
       per_protein[target.name].append({'seed': seed, **row})
   proteins = {}
   for name, rows in per_protein.items():
