@@ -5,7 +5,23 @@ Files written per target NAME (`write_target`):
                               B-factor column of every atom (PDB: TER + END; mmCIF with
                               entity/poly_seq categories, readable by Biopython/PyMOL/ChimeraX)
   NAME.confidence.json        per-residue pLDDT, mean pLDDT, and for PAE models the PAE
-                              matrix, max PAE and pTM (see `confidence_json`)
+                              matrix, max PAE and pTM (see `confidence_json`); the chemical
+                              sanity of the structure (`structure_checks`):
+                                "geometry": peptide C-N lengths and consecutive CA-CA
+                                  distances (metrics/backbone_geometry.py: c_n_median_abs_deviation,
+                                  c_n_max, c_n_over_1_8 (+ _positions), ca_ca_min, ca_ca_max,
+                                  ca_ca_outside_3_6_4_0 (+ _positions; cis-prolines excluded),
+                                  cis_proline_positions, c_n_bonds, ca_ca_pairs)
+                                "violations": AF2's structural-violation check computed with our
+                                  violation functions (metrics/structural_violations.py):
+                                  num_residue_violations (bond + clash + within-residue, AF2
+                                  relax's count), residue_violations, num_between_residue_bond,
+                                  num_between_residue_clash, num_within_residue and AF2's metrics
+                                  violations_between_residue_bond / _clash, violations_within_residue,
+                                  violations_per_residue, violations_extreme_ca_ca_distance
+                                  (fractions), violations_ca_chirality; for chains longer than
+                                  MAX_VIOLATION_RESIDUES: {"skipped": reason}
+                              Positions are zero-based residue indices (pairs: the first residue).
   NAME.ranking.json           every sample (seed, mean pLDDT, pTM) and the order, best first
   NAME.plddt.png, NAME.pae.png   plots (plots.py; the PAE plot only for PAE models)
   NAME.sample_K.pdb / .cif / .confidence.json   every sample K, when there are several
@@ -30,9 +46,12 @@ from typing import Iterator, List, Optional, Sequence
 import numpy as np
 
 from alphafold_jax.common import protein as protein_lib
+from alphafold_jax.metrics.backbone_geometry import backbone_geometry
+from alphafold_jax.metrics.structural_violations import violation_report
 from data_pipeline.raw_features import sequence_to_aatype
 
 CHAIN_ID = 'A'
+MAX_VIOLATION_RESIDUES = 1500  # the clash check holds [L, L, 14, 14]: ~1.3 GB, ~10 s at 1000
 
 
 def round_plddt(plddt: np.ndarray) -> np.ndarray:
@@ -53,6 +72,19 @@ def prediction_to_protein(sequence: str, sample, chain_id: str = CHAIN_ID) -> pr
       aatype=sequence_to_aatype(sequence), atom_positions=positions, atom_mask=mask,
       residue_index=np.arange(1, n + 1, dtype=np.int32), chain_id=chain_id,
       b_factors=plddt[:, None] * (mask > 0.5))  # [L, 37]
+
+
+def structure_checks(protein: protein_lib.Protein) -> dict:
+  """{'geometry': backbone figures, 'violations': AF2's violation report} of one chain."""
+  args = (protein.aatype, protein.atom_positions, protein.atom_mask, protein.residue_index)
+  if protein.num_residues > MAX_VIOLATION_RESIDUES:
+    violations = {'skipped': f'{protein.num_residues} residues > {MAX_VIOLATION_RESIDUES}: the '
+                             'clash check needs O(L^2) memory'}
+  else:
+    violations = violation_report(*args)
+  return {'geometry': backbone_geometry(protein.atom_positions, protein.atom_mask,
+                                        protein.aatype, protein.residue_index),
+          'violations': violations}
 
 
 def _round(x: Optional[float], digits: int = 4) -> Optional[float]:
@@ -149,9 +181,10 @@ def write_target(directory: str, result, extra: Optional[dict] = None,
   files = []
 
   def write_sample(stem: str, sample, rank: int) -> None:
-    files.extend(write_structure_files(directory, stem, prediction_to_protein(
-        target.sequence, sample)))
-    info = {'rank': rank, 'bucket': int(sample.bucket), **(extra or {})}
+    protein = prediction_to_protein(target.sequence, sample)
+    files.extend(write_structure_files(directory, stem, protein))
+    info = {'rank': rank, 'bucket': int(sample.bucket), **(extra or {}),
+            **structure_checks(protein)}
     write_json(os.path.join(directory, f'{stem}.confidence.json'),
                confidence_json(name, target.sequence, sample, info))
     files.append(f'{stem}.confidence.json')

@@ -177,3 +177,22 @@ def test_atomic_output_dir_failure_leaves_nothing(tmp_path):
   with pytest.raises(FileExistsError):
     with outputs.atomic_output_dir(str(tmp_path / 'file')):
       pass
+
+
+def test_confidence_json_holds_the_geometry_and_violations_of_its_structure(tmp_path):
+  """The "geometry" / "violations" figures are those of the written structure (recomputed
+  from the PDB read back, 3-decimal coordinates)."""
+  from alphafold_jax.metrics.backbone_geometry import backbone_geometry  # pylint: disable=import-outside-toplevel
+  from alphafold_jax.metrics.structural_violations import violation_report  # pylint: disable=import-outside-toplevel
+  outputs.write_target(str(tmp_path), _result('geo', 'MKTAYIAKQRPGSW', seeds=[2]), plots=False)
+  conf = json.loads((tmp_path / 'geo.confidence.json').read_text())
+  back = protein_lib.from_file(tmp_path / 'geo.pdb')
+  args = (back.atom_positions, back.atom_mask, back.aatype, back.residue_index)
+  geometry, violations = backbone_geometry(*args), violation_report(
+      back.aatype, back.atom_positions, back.atom_mask, back.residue_index)
+  assert conf['geometry'].keys() == geometry.keys() and conf['violations'] == violations
+  for name, value in geometry.items():
+    assert conf['geometry'][name] == pytest.approx(value, abs=2e-3), name
+  # Random coordinates: broken chain, every residue violates.
+  assert conf['geometry']['c_n_over_1_8'] > 0 and conf['geometry']['c_n_bonds'] == 13
+  assert conf['violations']['num_residue_violations'] == 14
