@@ -78,6 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="start from these weights (AF2 .npz layout, e.g. DeepMind's "
                            'params_model_1.npz for af2_finetune) instead of a random init; the '
                            "file must match the preset's parameter tree exactly")
+  parser.add_argument('--bf16', action='store_true',
+                      help='bfloat16 compute (GlobalConfig.bfloat16, the precision policy '
+                           "predict's --bf16 uses); parameters, optimiser state and losses stay "
+                           'float32 (presets on the AF2 model: nano_ipa*, af2_*)')
   parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
   distributed.add_flags(parser)
 
@@ -187,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
   from alphafold_jax.training import presets, trainer  # pylint: disable=import-outside-toplevel
   from alphafold_jax.training.evaluation import Evaluator  # pylint: disable=import-outside-toplevel
 
-  preset = presets.get_preset(args.preset)
+  preset = presets.get_preset(args.preset,
+                              {'bfloat16': True} if getattr(args, 'bf16', False) else None)
   config = build_config(preset.train_config, args)
   named, skipped = _load_data(args.data, '--data')
   examples = preset.make_examples(named, seed=config.seed)  # crop + MSA processing per use

@@ -31,6 +31,7 @@ training/diffusion_presets.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -123,7 +124,7 @@ def _tiny_ca() -> Preset:
                 train_config=train_config)
 
 
-def _nano_ipa() -> Preset:
+def _nano_ipa(model_overrides: Optional[Mapping[str, Any]] = None) -> Preset:
   from alphafold_jax.config import model_config  # pylint: disable=g-import-not-at-top
   from alphafold_jax.training import af2_presets  # pylint: disable=g-import-not-at-top
   # The bundled weights' run: no recycling, backbone FAPE always clamped (it predates the
@@ -132,7 +133,7 @@ def _nano_ipa() -> Preset:
                              decay='constant', clip_global_norm=0.1, max_recycle=0,
                              sample_recycle=False, clamped_fape_fraction=1.0,
                              checkpoint_every=100, eval_every=100, ema_decay=0.0)
-  config = model_config('nano_ipa')
+  config = model_config('nano_ipa', **dict(model_overrides or {}))
   init, loss_fn, predict_ca = af2_presets.build(config, train_config=train_config)
   return Preset(name='nano_ipa',
                 description='AF2 Evoformer + IPA structure module at small widths, single '
@@ -142,7 +143,7 @@ def _nano_ipa() -> Preset:
                 train_config=train_config)
 
 
-def _nano_ipa_finetune() -> Preset:
+def _nano_ipa_finetune(model_overrides: Optional[Mapping[str, Any]] = None) -> Preset:
   """AF2's second stage (Suppl. 1.11, Table 4/6) for nano_ipa: the same model and parameter
   tree (start it with --init-params from a nano_ipa run), the structural-violation loss on at
   weight 1.0 and the fine-tuning learning rate 5e-4. The experimentally-resolved term stays
@@ -154,7 +155,7 @@ def _nano_ipa_finetune() -> Preset:
   from alphafold_jax.training import af2_presets  # pylint: disable=g-import-not-at-top
   base = _nano_ipa()
   train_config = dataclasses.replace(base.train_config, learning_rate=5e-4)
-  config = model_config('nano_ipa')
+  config = model_config('nano_ipa', **dict(model_overrides or {}))
   config = dataclasses.replace(config, losses=LossConfig.fine_tuning(
       experimentally_resolved_weight=0.0, filter_by_resolution=False))
   init, loss_fn, predict_ca = af2_presets.build(config, train_config=train_config)
@@ -226,15 +227,20 @@ def recipe_dataset(data_dir, crop_size: int, feature_config: FeatureConfig, seed
   return dataset
 
 
-_PRESETS: Dict[str, Callable[[], Preset]] = {
-    'tiny_ca': _tiny_ca,
+# Presets built on the AF2 model: they take `model_config` overrides (get_preset).
+_AF2_MODEL_PRESETS: Dict[str, Callable[[Mapping[str, Any]], Preset]] = {
     'nano_ipa': _nano_ipa,
     'nano_ipa_finetune': _nano_ipa_finetune,
+    'af2_initial': lambda overrides: af2_recipe_preset('initial', False, overrides),
+    'af2_finetune': lambda overrides: af2_recipe_preset('finetune', False, overrides),
+    'tiny_af2_initial': lambda overrides: af2_recipe_preset('initial', True, overrides),
+    'tiny_af2_finetune': lambda overrides: af2_recipe_preset('finetune', True, overrides),
+}
+
+_PRESETS: Dict[str, Callable[[], Preset]] = {
+    'tiny_ca': _tiny_ca,
     'nano_diffusion': _nano_diffusion,
-    'af2_initial': lambda: af2_recipe_preset('initial'),
-    'af2_finetune': lambda: af2_recipe_preset('finetune'),
-    'tiny_af2_initial': lambda: af2_recipe_preset('initial', tiny=True),
-    'tiny_af2_finetune': lambda: af2_recipe_preset('finetune', tiny=True),
+    **{name: functools.partial(build, None) for name, build in _AF2_MODEL_PRESETS.items()},
 }
 
 
@@ -244,14 +250,16 @@ def preset_names() -> List[str]:
 
 def get_preset(name: str, model_overrides: Optional[Mapping[str, Any]] = None) -> Preset:
   """The preset `name`; its `init` is jitted with a cheap (run-once) XLA compile.
-  model_overrides: `model_config` overrides for the AF2 recipe presets (af2_*)."""
+  model_overrides: `model_config` overrides (e.g. {'bfloat16': True}) for the presets built on
+  the AF2 model (nano_ipa, nano_ipa_finetune, af2_*)."""
   if name not in _PRESETS:
     raise PresetError(f'unknown training preset {name!r}; available: {preset_names()}')
-  if model_overrides:
-    stage = name.replace('tiny_', '').replace('af2_', '')
-    if stage not in ('initial', 'finetune') or 'af2_' not in name:
-      raise PresetError(f'model_overrides apply to the af2_* presets only, not {name!r}')
-    preset = af2_recipe_preset(stage, name.startswith('tiny_'), model_overrides)
-  else:
+  if not model_overrides:
     preset = _PRESETS[name]()
+  elif name in _AF2_MODEL_PRESETS:
+    preset = _AF2_MODEL_PRESETS[name](model_overrides)
+  else:
+    raise PresetError(f'model overrides ({", ".join(sorted(model_overrides))}) apply to the '
+                      f'presets on the AF2 model ({", ".join(sorted(_AF2_MODEL_PRESETS))}), '
+                      f'not {name!r}')
   return dataclasses.replace(preset, init=compilation.jit_fast_compile(preset.init))

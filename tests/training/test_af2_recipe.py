@@ -90,3 +90,22 @@ def test_tiny_af2_finetune_trains_three_steps(recipe_dir):
   assert len(result.losses) == 3 and all(np.isfinite(list(result.losses.values())))
   for record in result.records:
     assert np.isfinite(record['grad_norm']) and record['grad_norm'] > 0
+
+
+def test_bf16_training_computes_in_bf16_and_keeps_float32_state(recipe_dir):
+  """`train --bf16` = model_config(bfloat16=True) on the AF2-model presets (the precision
+  policy predict's --bf16 uses): the gradient graph has bf16 dots, while the parameters and
+  their gradients stay float32."""
+  bf16 = presets.get_preset('tiny_af2_initial', model_overrides={
+      'evoformer_num_block': 1, 'structure_module_num_layer': 1, 'bfloat16': True})
+  example = jax.tree.map(lambda x: x[0],
+                         bf16.batch_source(str(recipe_dir), bf16.train_config)(0))
+  key = jax.random.PRNGKey(0)
+  params = jax.eval_shape(bf16.init, key, example)
+  assert {leaf.dtype for leaf in jax.tree.leaves(params)} == {np.dtype('float32')}
+  lowered = jax.jit(jax.grad(lambda p: bf16.loss_fn(p, example, key, 0)[0])).lower(params)
+  assert {g.dtype for g in jax.tree.leaves(lowered.out_info)} == {np.dtype('float32')}
+  dots = [line for line in lowered.as_text().splitlines() if 'dot_general' in line]
+  assert any('bf16' in line for line in dots) and any('f32' in line for line in dots)
+  with pytest.raises(presets.PresetError, match='AF2 model'):
+    presets.get_preset('tiny_ca', model_overrides={'bfloat16': True})
