@@ -115,8 +115,11 @@ class DatasetSampler:
       `distillation` dataset with probability `distillation_fraction`) and a chain of it with
       that source's probabilities (`weights`, `distillation_weights`; None = uniform) from
       (seed, g) alone (data_pipeline.chain_sampling.draw_slot), built by
-      `example(index, epoch=g)`; with distillation every example carries `is_distillation`
-      (1.0 / 0.0).
+      `example(index, epoch=g)`. A distillation example differs in its labels (low-pLDDT
+      residues masked, resolution 0: the confidence losses skip it) and in AF2's
+      `is_distillation` feature (1.0; processed features carry it as 0.0), so the train step
+      is the same program with or without the mix (`slots` / `data_metrics` tell which slots
+      are distillation, also for structure-only examples).
   Either way a batch is a pure function of the step (exact resume), and `host_batch(step,
   rows)` builds only the slots [start, stop) of the global batch that one host feeds
   (per-host sharding: each process featurises its part). Residues are padded to a FIXED
@@ -198,8 +201,8 @@ class DatasetSampler:
         failures.append((('distillation/' if source else '') + dataset.names[candidate],
                          ' '.join(str(e).split())))
         continue
-      if self.mixed:
-        example['is_distillation'] = np.float32(source)
+      if source == 1 and 'is_distillation' in example:
+        example['is_distillation'] = np.ones_like(example['is_distillation'])
       return example, failures
     raise DataError(f'every entry of {getattr(dataset, "directory", "the dataset")} failed')
 

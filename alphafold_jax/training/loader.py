@@ -72,7 +72,12 @@ class Loader:
     self._open: List[Any] = []
 
   def iterate(self, start: int = 0) -> Iterator[Batch]:
-    """This host's batches of steps start, start + 1, ..."""
+    """This host's batches of steps start, start + 1, ... (close() stops it)."""
+    batches = self._batches(start)
+    self._open.append(batches)
+    return batches
+
+  def _batches(self, start: int) -> Iterator[Batch]:
     if self.num_workers == 0:
       step = start
       while True:
@@ -84,7 +89,6 @@ class Loader:
     dataset = steps.to_iter_dataset().mp_prefetch(grain.MultiprocessingOptions(
         num_workers=self.num_workers, per_worker_buffer_size=self.prefetch_depth))
     iterator = iter(dataset)
-    self._open.append(iterator)
     try:
       while True:
         batch, failures = next(iterator)
@@ -93,17 +97,12 @@ class Loader:
           self.sampler.record_failures(failures)
         yield batch
     finally:
-      self._close(iterator)
-
-  def _close(self, iterator) -> None:
-    if iterator in self._open:
-      self._open.remove(iterator)
-      iterator.close()
+      iterator.close()  # stops the workers, frees their shared memory
 
   def close(self) -> None:
-    """Stops every worker this loader started."""
-    for iterator in list(self._open):
-      self._close(iterator)
+    """Stops every iteration (and so every worker) this loader started."""
+    while self._open:
+      self._open.pop().close()
 
   def __enter__(self) -> 'Loader':
     return self
