@@ -197,12 +197,7 @@ def run(args: argparse.Namespace) -> int:
   val_named = named if args.val_data is None else _load_data(args.val_data, '--val-data')[0]
   evaluator = Evaluator(preset.predict_ca, preset.make_eval_examples(val_named), seed=config.seed)
 
-  init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)  # != the train-state key
-  params = preset.init(init_rng, examples.example(0))
-  if getattr(args, 'init_params', None):
-    from alphafold_jax.training import checkpoints as ckpt_lib  # pylint: disable=import-outside-toplevel
-    params = ckpt_lib.load_init_params(args.init_params, params)
-  if preset.batch_source is not None:
+  if preset.batch_source is not None:  # data read + validated before the init compile
     sampler = preset.batch_source(args.data, config)
     for dataset in getattr(sampler, 'datasets', ()):
       flag = '--data' if dataset is sampler.dataset else 'distillation_dir'
@@ -215,6 +210,12 @@ def run(args: argparse.Namespace) -> int:
               f'chain(s): {", ".join(n for n, _ in dataset.filtered)}', file=sys.stderr)
   else:
     sampler = data_lib.DatasetSampler(examples, config.batch_size)
+
+  init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)  # != the train-state key
+  params = preset.init(init_rng, examples.example(0))
+  if getattr(args, 'init_params', None):
+    from alphafold_jax.training import checkpoints as ckpt_lib  # pylint: disable=import-outside-toplevel
+    params = ckpt_lib.load_init_params(args.init_params, params)
   result = trainer.train(preset.loss_fn, params, sampler, config, out_dir=args.out,
                          resume=args.resume, evaluator=evaluator,
                          metadata={'preset': preset.name, 'data': os.path.abspath(args.data),
