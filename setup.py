@@ -25,6 +25,7 @@ setup(
         'matplotlib>=3.8',
         'pyhmmer==0.12.3',  # data_pipeline/search: jackhmmer / hmmbuild / hmmsearch in process
         'kalign-python==3.6.0',  # data_pipeline/templates: realignment of template hits
+        'grain==0.2.18',  # training/loader.py: featurisation in worker processes + prefetch
     ],
     extras_require={
         'test': [

@@ -20,6 +20,12 @@ Unreadable entries raise `DatasetEntryError` naming the file and the cause; with
 `skip_bad=True` they are skipped and listed in `StructureDataset.skipped`
 (`StructureDataset.validate()` checks every entry once up front and drops the bad ones: a
 corrupt file, no resolved residues, an MSA whose query is not the chain).
+`af2_filters=True`: `validate()` also drops the chains AF2's training filters reject
+(resolution > 9 A, one residue type > 80 %; data_pipeline.chain_sampling), listed apart in
+`StructureDataset.filtered`; `sampling_probs()` gives AF2's per-chain sampling weights.
+`distillation=True`: the entries are predicted structures (pLDDT in the B-factor column):
+residues below `min_plddt` are masked out of the labels and the resolution is 0
+(data_pipeline.distillation).
 
 MSA queries: `msa_query='exact'` (default) requires every MSA's first row to be the chain's
 sequence; `'align'` globally aligns the query to the chain's sequence and maps every row onto
@@ -43,6 +49,8 @@ import numpy as np
 
 from alphafold_jax.common import protein as protein_lib
 from alphafold_jax.common import structure_io
+from data_pipeline import chain_sampling
+from data_pipeline import distillation as distillation_lib
 from data_pipeline import examples as examples_lib
 from data_pipeline import parsers
 from data_pipeline import transforms
@@ -82,6 +90,9 @@ class DatasetConfig:
   squeeze_ensemble: drop the leading ensemble axis of processed features when
     it has size 1; with size > 1 (per-recycle MSA resampling) the axis is kept
     and the affected keys are listed in `StructureDataset.ensemble_keys`.
+  af2_filters: `validate()` drops chains AF2's filters reject (module docstring).
+  distillation: predicted structures: labels of residues with pLDDT < min_plddt masked,
+    resolution 0 (data_pipeline.distillation).
   """
   crop_size: Optional[int] = 256
   buckets: Optional[Tuple[int, ...]] = transforms.DEFAULT_BUCKETS
@@ -92,6 +103,9 @@ class DatasetConfig:
   squeeze_ensemble: bool = True
   num_res: Optional[int] = None
   msa_query: str = 'exact'  # 'exact' | 'align' (module docstring)
+  af2_filters: bool = False
+  distillation: bool = False
+  min_plddt: float = distillation_lib.DISTILLATION_MIN_PLDDT
 
   def __post_init__(self):
     if self.msa_query not in ('exact', 'align'):
@@ -210,17 +224,20 @@ def read_entry(entry: Entry, config: DatasetConfig) -> examples_lib.ExampleSourc
   text, fmt = structure_io.read_structure_text(entry.structure_path)
   prot = protein_lib.from_string(text, fmt, config.chain_id,
                                  str(entry.structure_path))
+  if config.distillation:
+    prot = distillation_lib.mask_low_confidence(prot, config.min_plddt)
   resolved = int(np.sum(np.asarray(prot.atom_mask)[:, 1] > 0))
   if resolved < MIN_RESOLVED_RESIDUES:
+    confident = f' and pLDDT >= {config.min_plddt:g}' if config.distillation else ''
     raise DatasetEntryError(f'{entry.structure_path}: {resolved} resolved residue(s) (with a CA '
-                            f'atom), need at least {MIN_RESOLVED_RESIDUES}')
+                            f'atom{confident}), need at least {MIN_RESOLVED_RESIDUES}')
   msas = _read_msas(entry.msa_paths)
   try:
     if config.msa_query == 'align':
       sequence = examples_lib.protein_sequence(prot)
       msas = [align_msa_to_sequence(m, sequence) for m in msas]
-    source = examples_lib.source_from_protein(prot, entry.name, msas,
-                                              read_resolution(text, fmt))
+    resolution = 0. if config.distillation else read_resolution(text, fmt)
+    source = examples_lib.source_from_protein(prot, entry.name, msas, resolution)
     folder = entry.structure_path.parent / entry.name / 'templates'
     if folder.is_dir():
       from data_pipeline.templates.custom import custom_template_features  # pylint: disable=import-outside-toplevel
@@ -251,6 +268,8 @@ class StructureDataset(examples_lib.ExampleSet):
     self.seed = int(seed)
     self.entries = find_entries(self.directory)
     self.skipped: List[Tuple[str, str]] = []
+    self.filtered: List[Tuple[str, str]] = []  # dropped by AF2's training filters
+    self.num_residues: Dict[str, int] = {}  # chain lengths, recorded by validate()
 
   def __len__(self) -> int:
     return len(self.entries)
@@ -283,22 +302,44 @@ class StructureDataset(examples_lib.ExampleSet):
   def validate(self, on_skip: Optional[Callable[[str, str], None]] = None) -> List[Tuple[str, str]]:
     """Reads every entry once; drops the unreadable ones (corrupt file, no resolved residues,
     an MSA that is not of the chain), each reported as on_skip(name, reason) and listed in
-    `skipped`. Returns the skipped (name, reason) pairs; DatasetEntryError if none is left."""
-    good, bad = [], []
+    `skipped`, and with `config.af2_filters` the chains AF2's filters reject (listed in
+    `filtered`, logged). Records every kept chain's length (`num_residues`). Returns the
+    skipped (name, reason) pairs; DatasetEntryError if none is left."""
+    good, bad, filtered = [], [], []
+    self.num_residues = {}
     for entry in self.entries:
       try:
-        read_entry(entry, self.config)
+        source = read_entry(entry, self.config)
       except Exception as e:  # pylint: disable=broad-except  (any unreadable entry is skipped)
         reason = ' '.join(str(e).split())
         bad.append((entry.name, reason))
         (on_skip or (lambda n, r: logging.warning('skipping %s: %s', n, r)))(entry.name, reason)
-      else:
-        good.append(entry)
+        continue
+      reason = (chain_sampling.filter_reason(source.sequence, float(source.labels['resolution']))
+                if self.config.af2_filters else None)
+      if reason is not None:
+        filtered.append((entry.name, reason))
+        logging.info('AF2 training filter drops %s: %s', entry.name, reason)
+        continue
+      good.append(entry)
+      self.num_residues[entry.name] = source.num_res
     if not good:
-      raise DatasetEntryError(f'{self.directory}: every entry was skipped as unreadable')
+      raise DatasetEntryError(f'{self.directory}: every entry was skipped as unreadable'
+                              + (f' or filtered ({len(filtered)})' if filtered else ''))
     self.entries = good
     self.skipped = list(bad)
+    self.filtered = filtered
     return bad
+
+  def sampling_probs(self, clusters: Optional[Mapping[str, int]] = None) -> np.ndarray:
+    """[n] AF2's chain sampling probabilities (Suppl. 1.2.5: length weight / cluster size,
+    data_pipeline.chain_sampling) of the entries; validate() first (it records lengths)."""
+    missing = [e.name for e in self.entries if e.name not in self.num_residues]
+    if missing:
+      raise DatasetEntryError(f'{self.directory}: sampling_probs needs validate() first '
+                              f'(no length for {missing[:3]})')
+    lengths = [self.num_residues[e.name] for e in self.entries]
+    return chain_sampling.chain_weights(lengths, chain_sampling.cluster_sizes(self.names, clusters))
 
   def epoch(self, epoch: int = 0) -> Iterator[FeatureDict]:
     """Examples of one epoch; bad entries raise, or are skipped if skip_bad."""

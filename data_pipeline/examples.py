@@ -109,10 +109,19 @@ class ExampleSource:
   def num_res(self) -> int:
     return int(np.shape(self.labels['aatype'])[0])
 
+  @property
+  def sequence(self) -> str:
+    """One-letter sequence of the chain (unknown types -> X)."""
+    return _one_letter(self.labels['aatype'])
+
+
+def _one_letter(aatype) -> str:
+  return ''.join(rc.restypes_with_x[a] for a in np.asarray(aatype))
+
 
 def protein_sequence(prot) -> str:
   """One-letter sequence of a Protein's residues (unknown types -> X)."""
-  return ''.join(rc.restypes_with_x[a] for a in prot.aatype)
+  return _one_letter(prot.aatype)
 
 
 def source_from_protein(prot, name: str = '', msas: Sequence[parsers.Msa] = (),

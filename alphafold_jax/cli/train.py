@@ -194,24 +194,33 @@ def run(args: argparse.Namespace) -> int:
   preset = presets.get_preset(args.preset,
                               {'bfloat16': True} if getattr(args, 'bf16', False) else None)
   config = build_config(preset.train_config, args)
+  if preset.batch_source is None and (config.distillation_dir or config.cluster_file):
+    raise TrainConfigError(f'--set distillation_dir / cluster_file apply to the af2_* presets, '
+                           f'not {preset.name}')
   named, skipped = _load_data(args.data, '--data')
   examples = preset.make_examples(named, seed=config.seed)  # crop + MSA processing per use
   val_named = named if args.val_data is None else _load_data(args.val_data, '--val-data')[0]
   evaluator = Evaluator(preset.predict_ca, preset.make_eval_examples(val_named), seed=config.seed)
+
+  if preset.batch_source is not None:  # data read + validated before the init compile
+    sampler = preset.batch_source(args.data, config)
+    for dataset in getattr(sampler, 'datasets', ()):
+      flag = '--data' if dataset is sampler.dataset else 'distillation_dir'
+      for name, reason in getattr(dataset, 'skipped', None) or ():
+        if not any(s.split('.')[0] == name for s in skipped):  # not already named by _load_data
+          print(f'{PROG}: warning: {flag}: skipping entry {name}: {reason}', file=sys.stderr)
+          skipped.append(name)
+      if getattr(dataset, 'filtered', None):
+        print(f'{PROG}: note: {flag}: AF2\'s training filters drop {len(dataset.filtered)} '
+              f'chain(s): {", ".join(n for n, _ in dataset.filtered)}', file=sys.stderr)
+  else:
+    sampler = data_lib.DatasetSampler(examples, config.batch_size)
 
   init_rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1)  # != the train-state key
   params = preset.init(init_rng, examples.example(0))
   if getattr(args, 'init_params', None):
     from alphafold_jax.training import checkpoints as ckpt_lib  # pylint: disable=import-outside-toplevel
     params = ckpt_lib.load_init_params(args.init_params, params)
-  if preset.batch_source is not None:
-    sampler = preset.batch_source(args.data, config)
-    for name, reason in getattr(getattr(sampler, 'dataset', None), 'skipped', None) or ():
-      if not any(s.split('.')[0] == name for s in skipped):  # not already named by _load_data
-        print(f'{PROG}: warning: --data: skipping entry {name}: {reason}', file=sys.stderr)
-        skipped.append(name)
-  else:
-    sampler = data_lib.DatasetSampler(examples, config.batch_size)
   result = trainer.train(preset.loss_fn, params, sampler, config, out_dir=args.out,
                          resume=args.resume, evaluator=evaluator,
                          metadata={'preset': preset.name, 'data': os.path.abspath(args.data),

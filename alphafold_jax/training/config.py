@@ -67,6 +67,20 @@ class TrainConfig:
   # Sharding rules: the batch axis is sharded over this mesh axis, params replicated.
   data_axis: str = 'data'
 
+  # Training data of the AF2 recipe presets (presets.af2_recipe_preset; Suppl. 1.2.5, 1.3).
+  # A self-distillation set: predicted structures with pLDDT in the B-factor column (residues
+  # below data_pipeline.distillation.DISTILLATION_MIN_PLDDT masked); '' = none.
+  distillation_dir: str = ''
+  distillation_fraction: float = 0.75  # share of examples from distillation_dir (AF2: 75 %)
+  # Sequence clusters of the --data chains (one cluster per line, members by file stem) for
+  # AF2's 1 / cluster-size sampling weight; '' = every chain its own cluster.
+  cluster_file: str = ''
+
+  # Input pipeline (training/loader.py): batches featurised in this many worker processes,
+  # each prefetching prefetch_depth batches; 0 = in the training process, no prefetch.
+  loader_workers: int = 0
+  prefetch_depth: int = 2
+
   # Loop bookkeeping.
   log_every: int = 1
   checkpoint_every: int = 100  # 0 disables periodic checkpoints (a final one is still saved)
@@ -96,6 +110,10 @@ class TrainConfig:
     need(0 <= self.clamped_fape_fraction <= 1,
          f'clamped_fape_fraction must be in [0, 1], got {self.clamped_fape_fraction}')
     need(bool(self.data_axis), 'data_axis must be a non-empty mesh axis name')
+    need(0 <= self.distillation_fraction <= 1,
+         f'distillation_fraction must be in [0, 1], got {self.distillation_fraction}')
+    need(self.loader_workers >= 0, f'loader_workers must be >= 0, got {self.loader_workers}')
+    need(self.prefetch_depth >= 1, f'prefetch_depth must be >= 1, got {self.prefetch_depth}')
     for name in ('log_every', 'checkpoint_every', 'eval_every'):
       need(getattr(self, name) >= 0, f'{name} must be >= 0')
     need(self.log_every >= 1, 'log_every must be >= 1')

@@ -16,7 +16,9 @@ skipped and counted (`on_skip(path, reason)`), so training never fails late on a
 no usable structure at all is a DataError naming the directory.
 `DatasetSampler` wraps a data_pipeline.examples.ExampleSet (the presets' `make_examples`, or
 data_pipeline.dataset.StructureDataset: MSAs on disk), building every example afresh (crop,
-MSA processing) with the same step-keyed order.
+MSA processing) with the same step-keyed order, or AF2's weighted order with a distillation
+source mixed in. Samplers with `host_batch(step, rows)` feed training/loader.py (worker
+processes, prefetch, per-host slots).
 """
 
 from __future__ import annotations
@@ -79,10 +81,16 @@ class ExampleSampler:
     return [i for _, i in slot_order(step, self.batch_size, len(self.examples), self.seed,
                                      self.shuffle)]
 
-  def __call__(self, step: int) -> Batch:
+  def host_batch(self, step: int, rows: Optional[Tuple[int, int]] = None) -> Batch:
+    """The global slots [start, stop) of `step` (all of them when rows is None)."""
     if step < 0:
       raise DataError(f'step must be >= 0, got {step}')
-    return stack_examples([self.examples[i] for i in self.indices(step)])
+    indices = self.indices(step)
+    start, stop = rows if rows is not None else (0, len(indices))
+    return stack_examples([self.examples[i] for i in indices[start:stop]])
+
+  def __call__(self, step: int) -> Batch:
+    return self.host_batch(step)
 
 
 def slot_order(step: int, batch_size: int, n: int, seed: int, shuffle: bool = True
@@ -99,17 +107,35 @@ def slot_order(step: int, batch_size: int, n: int, seed: int, shuffle: bool = Tr
 class DatasetSampler:
   """step -> batch over data_pipeline.dataset.StructureDataset (AF2 features + labels).
 
-  Slot g of step s is entry perm_epoch[g % n] of epoch g // n, built by
-  `dataset.example(index, epoch)` (its crop / MSA sampling seeded by (seed, epoch,
-  index)), so batches are a pure function of the step. Residues are padded to a FIXED
-  `num_res` (default: the dataset's num_res, else its crop size) so every step has the
-  same shapes and the train step compiles once.
+  Slot order, two modes:
+    * uniform (weights None, no distillation): slot g of step s is entry perm_epoch[g % n]
+      of epoch g // n (`slot_order`), built by `dataset.example(index, epoch)` (its crop / MSA
+      sampling seeded by (seed, epoch, index));
+    * weighted (AF2, Suppl. 1.2.5 / 1.3): slot g draws its source (the PDB `dataset`, or the
+      `distillation` dataset with probability `distillation_fraction`) and a chain of it with
+      that source's probabilities (`weights`, `distillation_weights`; None = uniform) from
+      (seed, g) alone (data_pipeline.chain_sampling.draw_slot), built by
+      `example(index, epoch=g)`. A distillation example differs in its labels (low-pLDDT
+      residues masked, resolution 0: the confidence losses skip it) and in AF2's
+      `is_distillation` feature (1.0; processed features carry it as 0.0), so the train step
+      is the same program with or without the mix (`slots` / `data_metrics` tell which slots
+      are distillation, also for structure-only examples).
+  Either way a batch is a pure function of the step (exact resume), and `host_batch(step,
+  rows)` builds only the slots [start, stop) of the global batch that one host feeds
+  (per-host sharding: each process featurises its part). Residues are padded to a FIXED
+  `num_res` (default: the dataset's num_res, else its crop size) so every step has the same
+  shapes and the train step compiles once.
   """
 
   def __init__(self, dataset, batch_size: int, num_res: Optional[int] = None,
-               shuffle: bool = True):
-    if len(dataset) == 0:
-      raise DataError(f'dataset {getattr(dataset, "directory", "")} has no entries')
+               shuffle: bool = True, weights: Optional[np.ndarray] = None,
+               distillation=None, distillation_fraction: float = 0.0,
+               distillation_weights: Optional[np.ndarray] = None):
+    from data_pipeline import chain_sampling  # pylint: disable=import-outside-toplevel
+    self.datasets = [dataset] + ([distillation] if distillation is not None else [])
+    for ds in self.datasets:
+      if len(ds) == 0:
+        raise DataError(f'dataset {getattr(ds, "directory", "")} has no entries')
     self.dataset = dataset
     self.batch_size = int(batch_size)
     self.num_res = num_res if num_res is not None else (dataset.config.num_res
@@ -118,37 +144,99 @@ class DatasetSampler:
       raise DataError('DatasetSampler needs num_res when the dataset does not crop')
     self.shuffle = shuffle
     self.failed: Dict[str, str] = {}  # entry name -> why building it failed during training
+    self.mixed = distillation is not None
+    self.sources = None  # weighted mode: chain_sampling.WeightedSource per dataset
+    if weights is not None or self.mixed:
+      fraction = float(distillation_fraction) if self.mixed else 0.0
+      probs = [p if p is not None else np.full(len(ds), 1. / len(ds))
+               for p, ds in zip((weights, distillation_weights), self.datasets)]
+      self.sources = [chain_sampling.WeightedSource(probs[0], 1. - fraction)]
+      if self.mixed:
+        self.sources.append(chain_sampling.WeightedSource(probs[1], fraction))
 
   @property
   def num_skipped(self) -> int:
     """Entries skipped so far: dropped up front (dataset.skipped) + failed while training."""
-    return len(getattr(self.dataset, 'skipped', ()) or ()) + len(self.failed)
+    return (sum(len(getattr(ds, 'skipped', ()) or ()) for ds in self.datasets)
+            + len(self.failed))
 
-  def _example(self, index: int, epoch: int):
-    """The example of slot (epoch, index); an entry that fails to build (a file changed or
-    broke since it was validated) is skipped when the dataset's config says skip_bad: the
-    next entries in index order stand in (deterministic), and it is counted in `failed`."""
-    skip_bad = getattr(getattr(self.dataset, 'config', None), 'skip_bad', False)
-    n = len(self.dataset)
+  def slots(self, step: int) -> List[Tuple[int, int, int]]:
+    """[(source, entry index, epoch)] of the batch_size global slots of `step` (source 0: the
+    dataset, 1: distillation; `epoch` seeds the example: dataset.example(index, epoch))."""
+    if step < 0:
+      raise DataError(f'step must be >= 0, got {step}')
+    if self.sources is None:
+      return [(0, index, epoch) for epoch, index in
+              slot_order(step, self.batch_size, len(self.dataset), self.dataset.seed, self.shuffle)]
+    from data_pipeline import chain_sampling  # pylint: disable=import-outside-toplevel
+    return [(*chain_sampling.draw_slot(self.dataset.seed, g, self.sources), g)
+            for g in range(step * self.batch_size, (step + 1) * self.batch_size)]
+
+  def data_metrics(self, step: int) -> Dict[str, float]:
+    """Counts logged with the step: skipped bad entries, chains AF2's filters dropped and (with
+    distillation) the distillation examples of this step's global batch."""
+    out = {'skipped_examples': float(self.num_skipped)}
+    filtered = sum(len(getattr(ds, 'filtered', ()) or ()) for ds in self.datasets)
+    if filtered:
+      out['filtered_chains'] = float(filtered)
+    if self.mixed:
+      out['distillation_examples'] = float(sum(s == 1 for s, _, _ in self.slots(step)))
+    return out
+
+  def _example(self, source: int, index: int, epoch: int):
+    """The example of slot (source, index, epoch); an entry that fails to build (a file
+    changed or broke since it was validated) is skipped when the dataset's config says
+    skip_bad: the next entries in index order stand in (deterministic), and it is counted in
+    `failed`. Returns (example, [(name, reason)] of the entries that failed here)."""
+    dataset = self.datasets[source]
+    skip_bad = getattr(getattr(dataset, 'config', None), 'skip_bad', False)
+    n, failures = len(dataset), []
     for offset in range(n):
       candidate = (index + offset) % n
       try:
-        return self.dataset.example(candidate, epoch)
+        example = dataset.example(candidate, epoch)
       except Exception as e:  # pylint: disable=broad-except
         if not skip_bad:
           raise
-        name = self.dataset.names[candidate]
-        if name not in self.failed:
-          self.failed[name] = ' '.join(str(e).split())
-          _warn_skip(name, self.failed[name])
-    raise DataError(f'every entry of {getattr(self.dataset, "directory", "the dataset")} failed')
+        failures.append((('distillation/' if source else '') + dataset.names[candidate],
+                         ' '.join(str(e).split())))
+        continue
+      if source == 1 and 'is_distillation' in example:
+        example['is_distillation'] = np.ones_like(example['is_distillation'])
+      return example, failures
+    raise DataError(f'every entry of {getattr(dataset, "directory", "the dataset")} failed')
+
+  def record_failures(self, failures: Sequence[Tuple[str, str]]) -> None:
+    """Counts entries that failed while building batches (here or in a loader worker)."""
+    for name, reason in failures:
+      if name not in self.failed:
+        self.failed[name] = reason
+        _warn_skip(name, reason)
+
+  def build_host_batch(self, step: int, rows: Optional[Tuple[int, int]] = None
+                       ) -> Tuple[Batch, List[Tuple[str, str]]]:
+    """(batch of the global slots [start, stop) of `step`, entries that failed meanwhile);
+    pure: records nothing (loader workers call it and hand the failures back)."""
+    from data_pipeline import transforms  # pylint: disable=import-outside-toplevel
+    slots = self.slots(step)
+    start, stop = rows if rows is not None else (0, len(slots))
+    examples, failures = [], []
+    for source, index, epoch in slots[start:stop]:
+      example, failed = self._example(source, index, epoch)
+      examples.append(example)
+      failures.extend(failed)
+    batch = transforms.batch_examples(examples, num_res=self.num_res,
+                                      ensemble_keys=self.dataset.ensemble_keys)
+    return batch, failures
+
+  def host_batch(self, step: int, rows: Optional[Tuple[int, int]] = None) -> Batch:
+    """The global slots [start, stop) of `step` (all of them when rows is None)."""
+    batch, failures = self.build_host_batch(step, rows)
+    self.record_failures(failures)
+    return batch
 
   def __call__(self, step: int) -> Batch:
-    from data_pipeline import transforms  # pylint: disable=import-outside-toplevel
-    slots = slot_order(step, self.batch_size, len(self.dataset), self.dataset.seed, self.shuffle)
-    examples = [self._example(index, epoch) for epoch, index in slots]
-    return transforms.batch_examples(examples, num_res=self.num_res,
-                                     ensemble_keys=self.dataset.ensemble_keys)
+    return self.host_batch(step)
 
 
 def as_batch_fn(batches: Union[BatchFn, Iterable[Batch]]) -> Callable[[int], Iterator[Batch]]:

@@ -1,9 +1,12 @@
 """Observability: tqdm progress bar, JSONL metrics log, loss-curve PNG.
 
 metrics.jsonl holds one JSON object per line: {"step": int, "kind": "train"|"eval",
-"time": seconds since the run (re)started, <metric>: float, ...}. On resume, lines with a
-step beyond the restored checkpoint are dropped first, so the log always matches the
-state and a resumed run's log equals an uninterrupted run's (apart from times).
+"time": seconds since the run (re)started, <metric>: float, ...}; train records also carry
+the step's input-pipeline timing (`data_timing`): data_wait_s (seconds the step waited for
+its batch) and device_idle_fraction (that wait / the step's wall time: 0 = the loader kept
+up). On resume, lines with a step beyond the restored checkpoint are dropped first, so the
+log always matches the state and a resumed run's log equals an uninterrupted run's (apart
+from the TIMING_KEYS).
 Only process 0 writes files.
 """
 
@@ -16,6 +19,15 @@ import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import numpy as np
+
+
+TIMING_KEYS = ('time', 'data_wait_s', 'device_idle_fraction')  # wall-clock, differ run to run
+
+
+def data_timing(waited: float, wall: float) -> Dict[str, float]:
+  """The step's data wait (s) and device idle fraction = wait / step wall time."""
+  return {'data_wait_s': float(waited),
+          'device_idle_fraction': float(waited / wall) if wall > 0 else 0.}
 
 
 def _to_float(v: Any) -> Any:

@@ -191,6 +191,9 @@ def af2_recipe_preset(stage: str, tiny: bool = False,
   the --data directory: structures with their MSAs (<stem>.a3m/.sto or <stem>/), each MSA's
   query aligned to the chain (msa_query='align'); bad entries are dropped up front and counted
   (StructureDataset.validate). Template features: none on disk -> zero templates (masked).
+  AF2's data recipe (`recipe_sampler`): the resolution / composition filters, chains drawn
+  with AF2's length and cluster weights, and TrainConfig.distillation_dir mixed in at
+  distillation_fraction (AF2: 75 %) with pLDDT-masked labels.
   model_overrides: extra `model_config` overrides (e.g. widths)."""
   from alphafold_jax.training import af2_presets  # pylint: disable=g-import-not-at-top
   config = af2_presets.recipe_model_config(stage, 'tiny' if tiny else 'model_1',
@@ -201,9 +204,7 @@ def af2_recipe_preset(stage: str, tiny: bool = False,
   crop_size = (af2_presets.TINY_STAGE_SIZES if tiny else af2_presets.AF2_STAGES[stage])['crop_size']
 
   def batch_source(data_dir, train_config):
-    return data_lib.DatasetSampler(
-        recipe_dataset(data_dir, crop_size, feature_config, train_config.seed),
-        train_config.batch_size)
+    return recipe_sampler(data_dir, crop_size, feature_config, train_config)
 
   name = f"{'tiny_' if tiny else ''}af2_{stage}"
   return Preset(name=name,
@@ -216,15 +217,36 @@ def af2_recipe_preset(stage: str, tiny: bool = False,
 
 
 def recipe_dataset(data_dir, crop_size: int, feature_config: FeatureConfig, seed: int = 0,
-                   on_skip: Optional[Callable[[str, str], None]] = None):
+                   on_skip: Optional[Callable[[str, str], None]] = None,
+                   distillation: bool = False):
   """The validated StructureDataset of an AF2 recipe preset (bad entries dropped, listed in
-  `.skipped`); every example padded to crop_size residues."""
+  `.skipped`; chains AF2's filters reject in `.filtered`); every example padded to crop_size
+  residues. distillation: predicted structures, low-pLDDT residues masked."""
   from data_pipeline import dataset as dataset_lib  # pylint: disable=g-import-not-at-top
   dataset = dataset_lib.StructureDataset(data_dir, dataset_lib.DatasetConfig(
       crop_size=crop_size, buckets=None, num_res=crop_size, feature_config=feature_config,
-      skip_bad=True, msa_query='align'), seed=seed)
+      skip_bad=True, msa_query='align', af2_filters=True, distillation=distillation), seed=seed)
   dataset.validate(on_skip)
   return dataset
+
+
+def recipe_sampler(data_dir, crop_size: int, feature_config: FeatureConfig,
+                   train_config: TrainConfig,
+                   on_skip: Optional[Callable[[str, str], None]] = None) -> data_lib.DatasetSampler:
+  """AF2's training data (Suppl. 1.2.5, 1.3): the filtered --data chains drawn with AF2's
+  weights (length, 1 / cluster size from train_config.cluster_file), and with
+  train_config.distillation_dir a self-distillation set mixed in at
+  train_config.distillation_fraction of the examples."""
+  from data_pipeline import chain_sampling  # pylint: disable=g-import-not-at-top
+  tc = train_config
+  dataset = recipe_dataset(data_dir, crop_size, feature_config, tc.seed, on_skip)
+  clusters = chain_sampling.read_clusters(tc.cluster_file) if tc.cluster_file else None
+  distillation = (recipe_dataset(tc.distillation_dir, crop_size, feature_config, tc.seed,
+                                 on_skip, distillation=True) if tc.distillation_dir else None)
+  return data_lib.DatasetSampler(
+      dataset, tc.batch_size, weights=dataset.sampling_probs(clusters),
+      distillation=distillation, distillation_fraction=tc.distillation_fraction,
+      distillation_weights=distillation.sampling_probs() if distillation is not None else None)
 
 
 # Presets built on the AF2 model: they take `model_config` overrides (get_preset).

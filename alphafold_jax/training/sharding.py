@@ -10,13 +10,16 @@ so the gradient every device applies is the global-batch average.
 2-D (data x residue) meshes for training one example split over several devices:
 `make_mesh_2d`; the per-example residue layouts live in alphafold_jax/ops/sharding_rules.py.
 
-Multi-host: every process builds the same GLOBAL batch (cheap for our data) and
-`jax.make_array_from_callback` hands each process only its addressable shards.
+Multi-host: with `shard_batch` every process builds the same GLOBAL batch and
+`jax.make_array_from_callback` hands each process only its addressable shards; with
+`process_rows` + `shard_host_batch` each process builds only ITS rows of the global batch
+(training/loader.py: each host featurises its part) and they are assembled into one global
+array (`jax.make_array_from_process_local_data`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import jax
 import numpy as np
@@ -86,6 +89,36 @@ def shard_batch(batch: Mapping[str, Any], mesh: Mesh, axis_name: Optional[str] =
   for key, value in batch.items():
     value = np.asarray(value)
     out[key] = jax.make_array_from_callback(value.shape, sharding, lambda idx, v=value: v[idx])
+  return out
+
+
+def process_rows(mesh: Mesh, batch_size: int, axis_name: Optional[str] = None) -> Tuple[int, int]:
+  """[start, stop): the rows of the global batch this process's devices hold (one contiguous
+  block: the mesh lists each process's devices together, as make_mesh does)."""
+  check_batch_size(batch_size, mesh, axis_name)
+  indices = batch_sharding(mesh, axis_name).addressable_devices_indices_map((batch_size,))
+  blocks = sorted({s[0].indices(batch_size)[:2] for s in indices.values()})
+  for (_, stop), (start, _) in zip(blocks, blocks[1:]):
+    if start != stop:
+      raise ShardingError(f'this process holds batch rows {blocks}, not one contiguous block; '
+                          'order the mesh devices by process')
+  return blocks[0][0], blocks[-1][1]
+
+
+def shard_host_batch(local: Mapping[str, Any], mesh: Mesh, batch_size: int,
+                     axis_name: Optional[str] = None) -> dict:
+  """Places this process's rows `process_rows(mesh, batch_size)` of the global batch on the
+  mesh as global arrays of batch size `batch_size` (every process calls it with its rows)."""
+  start, stop = process_rows(mesh, batch_size, axis_name)
+  sharding = batch_sharding(mesh, axis_name)
+  out = {}
+  for key, value in local.items():
+    value = np.asarray(value)
+    if value.ndim == 0 or value.shape[0] != stop - start:
+      raise ShardingError(f'batch entry {key!r} has shape {value.shape}; this process feeds '
+                          f'rows [{start}, {stop}) of the global batch of {batch_size}')
+    out[key] = jax.make_array_from_process_local_data(sharding, value,
+                                                      (batch_size,) + value.shape[1:])
   return out
 
 

@@ -6,7 +6,10 @@
 
   loss_fn     per-example loss (train_step.py contract)
   init_params initial params; also the template a checkpoint is restored into
-  batches     step -> batch (data.ExampleSampler; exactly resumable) or an iterable
+  batches     step -> batch (data.ExampleSampler; exactly resumable) or an iterable; samplers
+              with host_batch are fed by loader.Feed (config.loader_workers worker
+              processes, this host's rows only); each step logs data_wait_s and
+              device_idle_fraction (logging.data_timing)
   out_dir     <out>/checkpoints/ (orbax), <out>/metrics.jsonl, <out>/loss_curve.png,
               <out>/params.npz (AF2 layout, the final EMA params; trainer.weights),
               <out>/eval.json (last eval, of the same weights)
@@ -28,7 +31,7 @@ import numpy as np
 
 from alphafold_jax.common.errors import UserError
 from alphafold_jax.training import checkpoints as ckpt_lib
-from alphafold_jax.training import data as data_lib
+from alphafold_jax.training import loader as loader_lib
 from alphafold_jax.training import logging as log_lib
 from alphafold_jax.training import sharding as sharding_lib
 from alphafold_jax.training.config import TrainConfig
@@ -38,7 +41,8 @@ from alphafold_jax.training.state import TrainState, create_train_state
 from alphafold_jax.training.train_step import jit_train_step, make_train_step
 
 # Fields that may change between a checkpoint and its resumption (bookkeeping only).
-_RESUME_MUTABLE = ('num_steps', 'log_every', 'checkpoint_every', 'keep_checkpoints', 'eval_every')
+_RESUME_MUTABLE = ('num_steps', 'log_every', 'checkpoint_every', 'keep_checkpoints', 'eval_every',
+                   'loader_workers', 'prefetch_depth')
 
 
 class TrainingDivergedError(FloatingPointError, UserError):
@@ -129,19 +133,22 @@ class Trainer:
       elif start == 0 and is_main and os.path.exists(logger.path):
         os.remove(logger.path)  # a fresh run starts a fresh log
 
-    batch_iter = data_lib.as_batch_fn(batches)(start)
+    feed = loader_lib.Feed(batches, mesh, config, start)
     bar = log_lib.ProgressBar(config.num_steps, initial=start, enabled=progress and is_main)
     losses: Dict[int, float] = {}
     records: List[Dict[str, Any]] = []
     done_this_call = 0
     try:
       for step in range(start, config.num_steps):
-        batch = sharding_lib.shard_batch(next(batch_iter), mesh, config.data_axis)
+        began = time.perf_counter()
+        batch = next(feed)
+        waited = time.perf_counter() - began
         state, metrics = self.step_fn(state, batch)
         new_step = step + 1
-        metrics = jax.device_get(metrics)
-        if hasattr(batches, 'num_skipped'):  # bad training entries skipped so far (data.py)
-          metrics['skipped_examples'] = np.float32(batches.num_skipped)
+        metrics = jax.device_get(metrics)  # waits for the step: the wall time below is whole
+        metrics.update(log_lib.data_timing(waited, time.perf_counter() - began))
+        # skipped bad entries, chains AF2's filters dropped, distillation examples (data.py)
+        metrics.update({k: np.float32(v) for k, v in feed.data_metrics(step).items()})
         loss = float(metrics['loss'])
         losses[new_step] = loss
         if not (math.isfinite(loss) and math.isfinite(float(metrics['grad_norm']))):
@@ -167,6 +174,7 @@ class Trainer:
           break
     finally:
       bar.close()
+      feed.close()  # stops loader workers
 
     if checkpointer is not None:
       checkpointer.save(state, meta, force=True)

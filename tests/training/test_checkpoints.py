@@ -60,7 +60,8 @@ def test_kill_and_resume_is_bit_identical(setup, uninterrupted, tmp_path):
   _assert_same_run(first, uninterrupted, final=False)
   _assert_same_run(resumed, uninterrupted)
   # The metrics log of the resumed run equals the uninterrupted one (minus wall times).
-  strip = lambda recs: [{k: v for k, v in r.items() if k != 'time'} for r in recs]
+  strip = lambda recs: [{k: v for k, v in r.items() if k not in log_lib.TIMING_KEYS}
+                        for r in recs]
   assert strip(log_lib.read_jsonl(tmp_path / 'metrics.jsonl')) == strip(
       log_lib.read_jsonl(uninterrupted[1] / 'metrics.jsonl'))
   # Fresh params (a different init) are overwritten by the checkpoint on resume.

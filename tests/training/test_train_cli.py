@@ -60,6 +60,10 @@ def test_register_and_errors(data_dir, tmp_path, capsys):
   assert train_cli.main(['--preset', 'tiny_ca', '--data', str(data_dir), '--steps', '1',
                          '--out', str(tmp_path / 'x'), '--time-limit', '0']) == 2
   assert '--time-limit must be a positive' in capsys.readouterr().err
+  assert train_cli.main(['--preset', 'tiny_ca', '--data', str(data_dir), '--steps', '1',
+                         '--out', str(tmp_path / 'x'), '--set', f'distillation_dir={data_dir}']) == 2
+  assert 'distillation_dir / cluster_file apply to the af2_* presets' in capsys.readouterr().err
+  assert not (tmp_path / 'x').exists()
 
 
 def test_init_params_reproduces_first_step_loss(data_dir, tmp_path, capsys):
