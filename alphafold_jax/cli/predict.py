@@ -252,20 +252,31 @@ def _run(args: argparse.Namespace) -> int:
                 f'mean pLDDT {outputs.mean_plddt(best):.2f}{ptm}')
       if outcome.status != 'ok':
         entry['error'] = outcome.error
-        failed += outcome.status == 'failed'
-        kind = 'failed' if outcome.status == 'failed' else 'skipped'
-        print(f'alphafold-jax predict: target {target.name!r} {kind}: {outcome.error}',
-              file=sys.stderr)
+        failed += report_not_written(target.name, outcome.status, outcome.error)
       summary['targets'].append(entry)
-    order = {t.name: i for i, t in enumerate(target_list)}  # back to FASTA order
-    summary['targets'].sort(key=lambda entry: order[entry['name']])
-    summary.update(num_written=written, num_failed=failed,
-                   num_skipped=len(target_list) - written - failed,
-                   num_compiles=predictor.num_compiles,
-                   compiled_buckets=predictor.compiled_buckets,
-                   seconds=round(time.time() - started, 2))
-    sink.write_json('summary.json', summary)
-  print(f'wrote {written} of {len(target_list)} target(s) to {args.out} '
+    return finish_run(sink, summary, target_list, written, failed, predictor, started, args.out)
+
+
+def report_not_written(name: str, status: str, error: str) -> int:
+  """Prints the stderr line of a 'failed' or 'skipped' target; returns 1 if it failed."""
+  kind = 'failed' if status == 'failed' else 'skipped'
+  print(f'alphafold-jax predict: target {name!r} {kind}: {error}', file=sys.stderr)
+  return int(status == 'failed')
+
+
+def finish_run(sink, summary: dict, target_list, written: int, failed: int, predictor,
+               started: float, out: str) -> int:
+  """Writes OUT/summary.json (targets back in FASTA order, counts, compiles, seconds), prints
+  the last line; returns the exit code (1 when a target failed)."""
+  order = {t.name: i for i, t in enumerate(target_list)}  # back to FASTA order
+  summary['targets'].sort(key=lambda entry: order[entry['name']])
+  summary.update(num_written=written, num_failed=failed,
+                 num_skipped=len(target_list) - written - failed,
+                 num_compiles=predictor.num_compiles,
+                 compiled_buckets=predictor.compiled_buckets,
+                 seconds=round(time.time() - started, 2))
+  sink.write_json('summary.json', summary)
+  print(f'wrote {written} of {len(target_list)} target(s) to {out} '
         f'({predictor.num_compiles} compile(s), buckets {predictor.compiled_buckets})'
         + (f'; {failed} failed, see summary.json' if failed else ''))
   return 1 if failed else 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 
 log = logging.getLogger('alphafold_jax.inference.predict')
@@ -130,20 +129,7 @@ def run(args: argparse.Namespace, preset: str) -> int:
                 f'{len(result.samples)} sample(s); best: sample {best} (seed '
                 f'{result.best.seed}), mean CA-RMSD to the other samples {score:.2f} A')
       if entry['status'] != 'ok':
-        failed += entry['status'] == 'failed'
-        kind = 'failed' if entry['status'] == 'failed' else 'skipped'
-        print(f'alphafold-jax predict: target {target.name!r} {kind}: {entry["error"]}',
-              file=sys.stderr)
+        failed += predict_cli.report_not_written(target.name, entry['status'], entry['error'])
       summary['targets'].append(entry)
-    position = {t.name: i for i, t in enumerate(target_list)}  # back to FASTA order
-    summary['targets'].sort(key=lambda entry: position[entry['name']])
-    summary.update(num_written=written, num_failed=failed,
-                   num_skipped=len(target_list) - written - failed,
-                   num_compiles=predictor.num_compiles,
-                   compiled_buckets=predictor.compiled_buckets,
-                   seconds=round(time.time() - started, 2))
-    sink.write_json('summary.json', summary)
-  print(f'wrote {written} of {len(target_list)} target(s) to {args.out} '
-        f'({predictor.num_compiles} compile(s), buckets {predictor.compiled_buckets})'
-        + (f'; {failed} failed, see summary.json' if failed else ''))
-  return 1 if failed else 0
+    return predict_cli.finish_run(sink, summary, target_list, written, failed, predictor,
+                                  started, args.out)
