@@ -92,13 +92,21 @@ def load_params(config, preset: str, params_path: Optional[str] = None,
                              expected=expected_param_shapes(config), preset=preset)
 
 
-def _sample_atoms(model, config, params, example, key):
-  """One sample: trunk + reverse sampler + atoms. -> atom37 positions [N, 37, 3], mask [N, 37]."""
+@functools.lru_cache(maxsize=4)
+def jitted_sampler(config):
+  """jit of (params, example, key) -> (atom37 positions [N, 37, 3], atom mask [N, 37]) for ONE
+  sample: trunk + reverse sampler + atoms. Cached per config (a frozen dataclass), so every
+  predictor of a config in this process shares jax's trace and executable caches."""
   # pylint: disable=import-outside-toplevel
+  import jax
   from alphafold_jax.model.diffusion import backbone, trunk
-  out = trunk.predict(model, config, params, example, key)
-  frames = out['frames'][0]  # Rigid [N] (one sample)
-  return backbone.frames_to_atom37(frames, example['aatype'], example['seq_mask'])
+  model = trunk.make_model(config)
+
+  def sample_atoms(params, example, key):
+    frames = trunk.predict(model, config, params, example, key)['frames'][0]  # Rigid [N]
+    return backbone.frames_to_atom37(frames, example['aatype'], example['seq_mask'])
+
+  return jax.jit(sample_atoms)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +189,6 @@ class DiffusionPredictor:
   def __init__(self, config, params, buckets: Sequence[int] = DEFAULT_BUCKETS,
                available_bytes: Optional[int] = None):
     import jax  # pylint: disable=import-outside-toplevel
-    from alphafold_jax.model.diffusion.trunk import make_model  # pylint: disable=import-outside-toplevel
     sampler = dataclasses.replace(config.diffusion.sampler, num_samples=1,
                                   return_trajectory=False)
     self.config = dataclasses.replace(
@@ -191,7 +198,7 @@ class DiffusionPredictor:
     self.available_bytes = available_bytes
     self.compiled_buckets: List[int] = []
     self._refused: Dict[int, memory.MemoryEstimateError] = {}
-    self._apply = jax.jit(functools.partial(_sample_atoms, make_model(self.config), self.config))
+    self._apply = jitted_sampler(self.config)
 
   @property
   def num_compiles(self) -> int:
