@@ -140,7 +140,7 @@ def self_consistency(ca: np.ndarray) -> Dict[str, np.ndarray]:
 
     pairwise_ca_rmsd [K, K]   Kabsch CA-RMSD (angstrom), symmetric, 0 on the diagonal
     pairwise_lddt_ca [K, K]   lDDT-Ca of sample i with sample j as reference (1 on the diagonal)
-    pairwise_tm      [K, K]   TM-score of sample i onto sample j (1 on the diagonal)
+    pairwise_tm      [K, K]   TM-score between samples i and j, symmetric (1 on the diagonal)
     score            [K]      mean pairwise_ca_rmsd to the other samples (the ranking score)
     mean_lddt_ca, mean_tm [K] the same means of the other two matrices
     residue_lddt_ca  [K, L]   per-residue lDDT-Ca, mean over the other samples
@@ -161,9 +161,8 @@ def self_consistency(ca: np.ndarray) -> Dict[str, np.ndarray]:
   pair_lddt = np.asarray(lddt(mobile, reference), np.float64)  # [K, K]
   pair_tm = np.eye(k)
   for i in range(k):
-    for j in range(k):
-      if i != j:
-        pair_tm[i, j] = tm_score(ca[i], ca[j])
+    for j in range(i + 1, k):  # equal lengths, all aligned: TM(i onto j) = TM(j onto i)
+      pair_tm[i, j] = pair_tm[j, i] = tm_score(ca[i], ca[j])
   others = 1. - np.eye(k)  # [K, K]
   denom = max(k - 1, 1)
   return {
