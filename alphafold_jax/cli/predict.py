@@ -5,7 +5,9 @@
                           [--num-samples K] [--seed S] [--out DIR] [--buckets 64,128,...]
 
 Every FASTA record is a target (output names: first word of the header); with a multimer
-preset (model_N_multimer_v3) a record `A:B` or a whole file is a complex (inference/complexes.py). Without --params
+preset (model_N_multimer_v3) a record `A:B` or a whole file is a complex (inference/complexes.py);
+with --preset nano_diffusion, K backbone samples ranked by self-consistency
+(cli/predict_diffusion.py). Without --params
 or --checkpoint the weights bundled with the package for the preset are used (works offline);
 without --preset: model_1_ptm if bundled, else the only bundled preset (with --checkpoint:
 the preset recorded in the checkpoint). Output files per target: see inference/outputs.py;
@@ -34,6 +36,7 @@ import time
 from typing import Optional
 
 from alphafold_jax.cli import features as features_cli
+from alphafold_jax.cli import predict_diffusion  # --preset nano_diffusion: backbone samples
 from alphafold_jax.cli import predict_models  # issue 18: --models, AF2 layout, model knobs
 from alphafold_jax.relax import cli_support as relax_cli  # --relax (OpenMM only when used)
 
@@ -54,8 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help='training run or orbax checkpoint directory (newest usable step)')
   parser.add_argument('--num-recycle', type=int, default=None, metavar='N',
                       help='recycling iterations (default: the preset\'s)')
-  parser.add_argument('--num-samples', type=int, default=1, metavar='K',
-                      help='samples per target with seeds S..S+K-1, ranked by mean pLDDT')
+  parser.add_argument('--num-samples', type=int, default=None, metavar='K',
+                      help='samples per target with seeds S..S+K-1, ranked by mean pLDDT '
+                           '(default 1; nano_diffusion: 5, ranked by self-consistency)')
   parser.add_argument('--seed', type=int, default=0, metavar='S', help='base random seed')
   parser.add_argument('--out', default='predictions', metavar='DIR',
                       help='output directory (default: ./predictions)')
@@ -94,7 +98,7 @@ MAX_RECYCLE = 1000
 
 def _choose_preset(args) -> str:
   # pylint: disable=import-outside-toplevel
-  from alphafold_jax.config import PRESETS
+  from alphafold_jax.config import DIFFUSION_PRESETS, PRESETS
   from alphafold_jax.inference import weights
   if args.preset is not None:
     return args.preset
@@ -103,14 +107,14 @@ def _choose_preset(args) -> str:
     preset = weights.checkpoint_preset(args.checkpoint)
     if preset is None:
       raise ValueError(f'checkpoint {args.checkpoint} does not record its preset; pass --preset')
-    if preset not in PRESETS:
+    if preset not in PRESETS and preset not in DIFFUSION_PRESETS:
       raise ValueError(f'checkpoint {args.checkpoint} was trained with preset {preset!r}, '
                        'which is not a structure-prediction model preset; pass --preset')
     return preset
   return weights.default_preset()
 
 
-def _check_numbers(args) -> None:
+def check_numbers(args) -> None:
   if args.num_samples < 1:
     raise ValueError(f'--num-samples must be >= 1, got {args.num_samples}')
   if args.num_recycle is not None and not 0 <= args.num_recycle <= MAX_RECYCLE:
@@ -124,7 +128,7 @@ def _check_numbers(args) -> None:
     raise ValueError(f'--max-length must be >= 1, got {args.max_length}')
 
 
-def _announce_padding(target_list, predictor, buckets_given: bool) -> list:
+def announce_padding(target_list, predictor, buckets_given: bool) -> list:
   """Warnings (printed on stderr, kept in summary.json) for targets padded far beyond their
   length, e.g. beyond the largest --buckets value."""
   # pylint: disable=import-outside-toplevel
@@ -144,7 +148,7 @@ def _announce_padding(target_list, predictor, buckets_given: bool) -> list:
   return notes
 
 
-def _source_label(source: str) -> str:
+def source_label(source: str) -> str:
   """The params description for JSON files: file and directory names, no absolute path."""
   words = source.split(' ')
   return ' '.join(os.path.basename(w.rstrip('/')) if os.sep in w else w for w in words)
@@ -173,7 +177,11 @@ def _run(args: argparse.Namespace) -> int:
   from alphafold_jax.inference import outputs, predict, targets, weights
   from alphafold_jax.inference.output_dir import OutputDir, check_unique_names, planned_files
 
-  _check_numbers(args)
+  if predict_diffusion.wanted(args):  # backbone diffusion (cli/predict_diffusion.py)
+    return predict_diffusion.run(args, _choose_preset(args))
+  if args.num_samples is None:
+    args.num_samples = 1
+  check_numbers(args)
   relax_cli.check_relax_mode(args.relax)  # a missing [relax] extra fails before any work
   if predict_models.wanted(args):  # several models / seeds, AF2 layout (cli/predict_models.py)
     if args.relax != 'none':
@@ -200,11 +208,11 @@ def _run(args: argparse.Namespace) -> int:
     config = dataclasses.replace(config, global_config=memory_policy.policy_for_length(
         config.global_config, longest, args.memory_budget_gib))
   params, source = weights.load_params(config, args.params, args.checkpoint)
-  label = _source_label(source)
+  label = source_label(source)
   log.info('%d target(s); preset %s, %s; num_recycle %d', len(target_list), preset, source,
            config.num_recycle)
   predictor = predict.Predictor(config, params, buckets, num_devices=args.devices)
-  warnings = _announce_padding(target_list, predictor, args.buckets is not None)
+  warnings = announce_padding(target_list, predictor, args.buckets is not None)
   started = time.time()
   summary = {'preset': preset, 'params': label, 'num_recycle': int(config.num_recycle),
              'num_samples': args.num_samples, 'seed': args.seed, 'targets': []}
@@ -244,20 +252,31 @@ def _run(args: argparse.Namespace) -> int:
                 f'mean pLDDT {outputs.mean_plddt(best):.2f}{ptm}')
       if outcome.status != 'ok':
         entry['error'] = outcome.error
-        failed += outcome.status == 'failed'
-        kind = 'failed' if outcome.status == 'failed' else 'skipped'
-        print(f'alphafold-jax predict: target {target.name!r} {kind}: {outcome.error}',
-              file=sys.stderr)
+        failed += report_not_written(target.name, outcome.status, outcome.error)
       summary['targets'].append(entry)
-    order = {t.name: i for i, t in enumerate(target_list)}  # back to FASTA order
-    summary['targets'].sort(key=lambda entry: order[entry['name']])
-    summary.update(num_written=written, num_failed=failed,
-                   num_skipped=len(target_list) - written - failed,
-                   num_compiles=predictor.num_compiles,
-                   compiled_buckets=predictor.compiled_buckets,
-                   seconds=round(time.time() - started, 2))
-    sink.write_json('summary.json', summary)
-  print(f'wrote {written} of {len(target_list)} target(s) to {args.out} '
+    return finish_run(sink, summary, target_list, written, failed, predictor, started, args.out)
+
+
+def report_not_written(name: str, status: str, error: str) -> int:
+  """Prints the stderr line of a 'failed' or 'skipped' target; returns 1 if it failed."""
+  kind = 'failed' if status == 'failed' else 'skipped'
+  print(f'alphafold-jax predict: target {name!r} {kind}: {error}', file=sys.stderr)
+  return int(status == 'failed')
+
+
+def finish_run(sink, summary: dict, target_list, written: int, failed: int, predictor,
+               started: float, out: str) -> int:
+  """Writes OUT/summary.json (targets back in FASTA order, counts, compiles, seconds), prints
+  the last line; returns the exit code (1 when a target failed)."""
+  order = {t.name: i for i, t in enumerate(target_list)}  # back to FASTA order
+  summary['targets'].sort(key=lambda entry: order[entry['name']])
+  summary.update(num_written=written, num_failed=failed,
+                 num_skipped=len(target_list) - written - failed,
+                 num_compiles=predictor.num_compiles,
+                 compiled_buckets=predictor.compiled_buckets,
+                 seconds=round(time.time() - started, 2))
+  sink.write_json('summary.json', summary)
+  print(f'wrote {written} of {len(target_list)} target(s) to {out} '
         f'({predictor.num_compiles} compile(s), buckets {predictor.compiled_buckets})'
         + (f'; {failed} failed, see summary.json' if failed else ''))
   return 1 if failed else 0

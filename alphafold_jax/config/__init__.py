@@ -7,8 +7,9 @@ that reads it) and is re-exported here.
 """
 
 from alphafold_jax.config.overrides import UnknownFieldError, replace_everywhere
-from alphafold_jax.config.presets import PRESETS, HeadsConfig, ModelConfig, model_config
+from alphafold_jax.config.presets import (DIFFUSION_PRESETS, PRESETS, HeadsConfig, ModelConfig,
+                                         diffusion_config, model_config)
 from alphafold_jax.ops.global_config import GlobalConfig
 
-__all__ = ['GlobalConfig', 'HeadsConfig', 'ModelConfig', 'PRESETS', 'UnknownFieldError',
-           'model_config', 'replace_everywhere']
+__all__ = ['DIFFUSION_PRESETS', 'GlobalConfig', 'HeadsConfig', 'ModelConfig', 'PRESETS',
+           'UnknownFieldError', 'diffusion_config', 'model_config', 'replace_everywhere']

@@ -8,6 +8,11 @@ pipeline's field together). Aliases for nested fields users ask for by AF2's fla
 Presets: `model_1`..`model_5` and `model_1_ptm`..`model_5_ptm` equal AF2 v2.3 monomer
 (Jumper et al. 2021, Suppl. Table 5), `model_{1..5}_multimer_v3` (and `_v2`) AF2-Multimer v2.3,
 `tiny` / `tiny_multimer` (tests) and `nano_ipa` (CPU training).
+
+Backbone diffusion presets (`DIFFUSION_PRESETS`, `diffusion_config(name)`): `nano_diffusion`,
+the single-sequence Pairformer trunk + SE(3) frame diffusion of model/diffusion/trunk.py. They
+are not in `PRESETS`: they sample backbone frames, not all-atom structures with confidence
+heads (training: training/presets.py; prediction: inference/diffusion_predict.py).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, Callable, Mapping
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.config.overrides import replace_everywhere
 from alphafold_jax.losses.config import LossConfig
+from alphafold_jax.model.diffusion.trunk import DiffusionModelConfig
 from alphafold_jax.model.embeddings_and_evoformer import EmbeddingsAndEvoformerConfig
 from alphafold_jax.model.heads import (DistogramHeadConfig, ExperimentallyResolvedHeadConfig,
                                        MaskedMsaHeadConfig, PredictedAlignedErrorHeadConfig,
@@ -166,6 +172,19 @@ PRESETS: Mapping[str, Callable[[], ModelConfig]] = types.MappingProxyType({
     'tiny_multimer': _tiny_multimer,
     'nano_ipa': _nano_ipa,
 })
+
+
+DIFFUSION_PRESETS: Mapping[str, Callable[[], DiffusionModelConfig]] = types.MappingProxyType({
+    'nano_diffusion': DiffusionModelConfig,  # the dataclass defaults are the preset
+})
+
+
+def diffusion_config(name: str) -> DiffusionModelConfig:
+  """The backbone diffusion preset `name` (see the module docstring)."""
+  if name not in DIFFUSION_PRESETS:
+    raise ValueError(f'unknown diffusion preset {name!r}; available: '
+                     f'{", ".join(sorted(DIFFUSION_PRESETS))}')
+  return DIFFUSION_PRESETS[name]()
 
 
 def model_config(name: str, **overrides: Any) -> ModelConfig:

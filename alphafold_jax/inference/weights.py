@@ -60,8 +60,10 @@ def bundled_weights_path(preset: str) -> pathlib.Path:
 
 
 def default_preset(preferred: str = 'model_1_ptm') -> str:
-  """`preferred` if it has bundled weights, else the only bundled preset, else an error."""
-  have = bundled_presets()
+  """`preferred` if it has bundled weights, else the only bundled all-atom preset (one of
+  `config.PRESETS`; backbone diffusion presets are never the default), else an error."""
+  from alphafold_jax.config import PRESETS  # pylint: disable=import-outside-toplevel
+  have = [name for name in bundled_presets() if name in PRESETS]
   if preferred in have or not have:
     return preferred
   if len(have) == 1:
@@ -162,11 +164,14 @@ def checkpoint_preset(directory: str) -> Optional[str]:
 
 
 def load_params(config, params_path: Optional[str] = None, checkpoint: Optional[str] = None,
-                expected: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Tuple[dict, str]:
+                expected: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                preset: Optional[str] = None) -> Tuple[dict, str]:
   """(params checked against `config`'s model, description of where they came from).
 
   The file is read before the model's shapes are traced, so an unreadable file fails fast.
-  `expected`: precomputed `expected_param_shapes(config)` (traced here when None).
+  `expected`: precomputed `expected_param_shapes(config)` (traced here when None; required for
+  configs that are not a `ModelConfig`). `preset`: name of the bundled weights (default
+  `config.name`).
   """
   if params_path is not None and checkpoint is not None:
     raise ParamsError('give either --params or --checkpoint, not both')
@@ -174,7 +179,8 @@ def load_params(config, params_path: Optional[str] = None, checkpoint: Optional[
     params, meta = restore_checkpoint_params(checkpoint)
     source = f'checkpoint {checkpoint} (step {meta["step"]})'
   else:
-    path = params_path if params_path is not None else bundled_weights_path(config.name)
+    path = (params_path if params_path is not None
+            else bundled_weights_path(preset if preset is not None else config.name))
     source = f'{"parameter file" if params_path is not None else "bundled weights"} {path}'
     params = params_lib.load_alphafold_params(path)
   expected = expected_param_shapes(config) if expected is None else expected

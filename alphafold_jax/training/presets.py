@@ -167,13 +167,14 @@ def _nano_ipa_finetune(model_overrides: Optional[Mapping[str, Any]] = None) -> P
 
 
 def _nano_diffusion() -> Preset:
+  from alphafold_jax.config import diffusion_config  # pylint: disable=g-import-not-at-top
   from alphafold_jax.training import diffusion_presets  # pylint: disable=g-import-not-at-top
   # No recycling; clipping at 1 (the diffusion losses are O(1), AF2's 0.1 is for its losses).
   train_config = TrainConfig(batch_size=1, learning_rate=1e-3, warmup_steps=50,
                              decay='constant', clip_global_norm=1.0, max_recycle=0,
                              sample_recycle=False, checkpoint_every=100, eval_every=100,
                              ema_decay=0.0)
-  init, loss_fn, predict_ca = diffusion_presets.build(diffusion_presets.DiffusionModelConfig())
+  init, loss_fn, predict_ca = diffusion_presets.build(diffusion_config('nano_diffusion'))
   return Preset(name='nano_diffusion',
                 description='single-sequence Pairformer trunk + IPA frame denoiser, SE(3) '
                             'diffusion losses + distogram; reverse sampler for prediction',
