@@ -21,7 +21,7 @@ export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-$HOME/.cache/alpha
 python -m alphafold_jax.cli train --preset tiny_af2_initial --data "$DATA" --steps 100000 \
     --out "$OUT" --checkpoint-every 200 --eval-every 200 --time-limit "$MINUTES" --no-progress
 HERE=experiments/af2_initial
-cp "$OUT/loss_curve.png" "$HERE/loss_curve.png"
+python experiments/af2_initial/plot.py "$OUT/metrics.jsonl" "$HERE/curves.png"
 cp "$OUT/eval.json" "$HERE/eval.json"
 python - "$OUT/metrics.jsonl" "$HERE/metrics.jsonl" <<'PY'
 import json, sys
