@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from alphafold_jax.losses._keys import lookup
 from alphafold_jax.losses.config import LossConfig
 from alphafold_jax.losses.violations import (
-    compute_violation_metrics, find_structural_violations, structural_violation_loss)
+    compute_violation_metrics, find_structural_violations, violation_loss)
 
 # Larger than any residue index of a chain, small enough that 62 chains * offset stays an
 # exact float32 integer (< 2^24): the bond loss compares float residue indices.
@@ -66,11 +66,6 @@ def chain_aware_violation_metrics(batch: Mapping[str, jnp.ndarray],
 
 def chain_aware_violation_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
                                config: LossConfig = LossConfig()) -> Tuple[jnp.ndarray, Dict]:
-  """Unweighted L_viol of a complex on predictions['structure_module']
-  ['final_atom14_positions'] [N, 14, 3], with the violation metrics. Returns (loss, metrics)."""
-  pos = lookup(predictions, 'structure_module', 'final_atom14_positions')
-  violations = find_chain_aware_violations(batch, pos, config)
-  loss = structural_violation_loss(violations, lookup(batch, 'atom14_atom_exists', what='batch'))
-  metrics = chain_aware_violation_metrics(batch, pos, violations)
-  metrics['violation_loss'] = loss
-  return loss, metrics
+  """`violations.violation_loss` of a complex (predictions['structure_module']
+  ['final_atom14_positions'] [N, 14, 3]) with chain-aware pairing. Returns (loss, metrics)."""
+  return violation_loss(predictions, _chain_indexed(batch), config)
