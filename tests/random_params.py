@@ -3,6 +3,8 @@
 One helper for every test that fills a `jax.eval_shape(transformed.init, ...)` tree (nested
 dicts of ShapeDtypeStructs, Haiku's {module: {name: leaf}}) with random values: none of AF2's
 zero/one initialisations survive, so zero-initialised gates and output layers all matter.
+Also: a model's own Haiku init without running its forward pass (`init_without_forward`), and
+`perturbed` (every leaf + small noise) for tests whose parameters come from the oracle's init.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Iterable, Mapping, Optional, Union
 
 import jax
 import jax.numpy as jnp
+from jax.extend import core as jcore
 import numpy as np
 
 _BIAS_NAMES = ('offset', 'bias')
@@ -79,3 +82,33 @@ def random_params(shapes, seed: int, *, scale_std: float = 0.2, bias_std: float 
     return jnp.asarray(value.astype(np.float32), leaf.dtype)
 
   return jax.tree_util.tree_map_with_path(fill, shapes)
+
+
+def init_without_forward(init_fn, *args):
+  """A Haiku `init_fn(*args)` evaluated without its forward pass: the same initialisers, shapes
+  and rng stream, for a fraction of the cost.
+
+  Haiku's init runs the whole network, but parameters depend only on the rng. The init is traced
+  once (as `jax.eval_shape` would), every equation that no parameter depends on is dropped, and
+  the rest (key splitting and the initialisers' sampling) is evaluated op by op as an eager init
+  is. AF2-Multimer at real widths, 2 CPU cores, warm compilation cache: ~5 s CPU, against ~60 s
+  for the eager init and a ~90 s compile (cold) of `jax.jit(init_fn)`.
+  """
+  closed, out_shapes = jax.make_jaxpr(init_fn, return_shape=True)(*args)
+  jaxpr = closed.jaxpr
+  needed = {v for v in jaxpr.outvars if isinstance(v, jcore.Var)}
+  kept = []
+  for eqn in reversed(jaxpr.eqns):
+    if any(v in needed for v in eqn.outvars):
+      kept.append(eqn)
+      needed.update(v for v in eqn.invars if isinstance(v, jcore.Var))
+  pruned = jcore.Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, kept[::-1])
+  leaves = jax.core.eval_jaxpr(pruned, closed.consts, *jax.tree_util.tree_leaves(args))
+  return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(out_shapes), leaves)
+
+
+def perturbed(params, seed: int, std: float):
+  """Every leaf + N(0, std^2) (NumPy RNG): zero-initialised gates and output layers become live."""
+  rng = np.random.default_rng(seed)
+  return jax.tree_util.tree_map(
+      lambda x: jnp.asarray(np.asarray(x) + std * rng.standard_normal(x.shape), x.dtype), params)

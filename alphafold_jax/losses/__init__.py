@@ -4,6 +4,7 @@ Lower-level functions on explicit arrays / `Rigid`s are exported too (optax styl
 without our model). See total.py for the prediction-dict layout.
 """
 
+from alphafold_jax.losses.chain_center_of_mass import chain_center_of_mass_loss
 from alphafold_jax.losses.config import LossConfig
 from alphafold_jax.losses.distogram import (
     distogram_cross_entropy, distogram_loss, distogram_targets)
@@ -11,6 +12,12 @@ from alphafold_jax.losses.experimentally_resolved import (
     experimentally_resolved_cross_entropy, experimentally_resolved_loss)
 from alphafold_jax.losses.fape import (
     backbone_fape, backbone_loss, frame_aligned_point_error, sidechain_fape, sidechain_loss)
+from alphafold_jax.losses.multimer import ChainFapeConfig, chain_aware_backbone_loss
+from alphafold_jax.losses.multimer_total import (
+    alphafold_multimer_loss, chain_aware_backbone_term, multimer_structure_module_loss)
+from alphafold_jax.losses.multimer_violations import (
+    chain_aware_violation_loss, chain_aware_violation_metrics, chain_residue_index,
+    find_chain_aware_violations)
 from alphafold_jax.losses.masked_msa import masked_msa_cross_entropy, masked_msa_loss
 from alphafold_jax.losses.pae import (
     aligned_error_bins, aligned_error_squared, expected_aligned_error, pae_cross_entropy, pae_loss,

@@ -49,6 +49,9 @@ class LossConfig:
   plddt_cutoff: float = 15.0                     # lDDT inclusion radius of the pLDDT target
   pae_weight: float = 0.1
   experimentally_resolved_weight: float = 0.0    # 0.01 in fine-tuning
+  # ---- AF2-Multimer only (losses/multimer_total.py): chain centre-of-mass term (Evans et al.
+  # 2021 Sec. 2.5). DeepMind's weight is unpublished; OpenFold's multimer config uses 0.05.
+  chain_center_of_mass_weight: float = 0.0
   # ---- resolution filter for pLDDT, PAE and experimentally-resolved ------------------
   filter_by_resolution: bool = True
   min_resolution: float = 0.1

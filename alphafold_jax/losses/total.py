@@ -19,7 +19,7 @@ and need no inputs (violation metrics are still reported unless disabled in the 
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Tuple
+from typing import Callable, Dict, Mapping, Sequence, Tuple
 
 import jax.numpy as jnp
 
@@ -39,16 +39,24 @@ from alphafold_jax.losses.violations import (
 
 
 def structure_module_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
-                          config: LossConfig = LossConfig()) -> Tuple[jnp.ndarray, Dict]:
+                          config: LossConfig = LossConfig(), *,
+                          backbone: Callable = backbone_loss,
+                          find_violations: Callable = find_structural_violations,
+                          violation_metrics: Callable = compute_violation_metrics
+                          ) -> Tuple[jnp.ndarray, Dict]:
   """FAPE (backbone + side chain), torsions and (weighted) violations, AF2's
-  StructureModule.loss. Returns (unweighted-by-w_sm loss, metrics)."""
+  StructureModule.loss. Returns (unweighted-by-w_sm loss, metrics).
+
+  backbone / find_violations / violation_metrics: the backbone FAPE term and the violation
+  checks (AF2-Multimer passes its chain-aware ones, losses/multimer_total.py).
+  """
   metrics = {}
   sm = lookup(predictions, 'structure_module')
   atom14 = _frames.positions_array(lookup(sm, 'final_atom14_positions',
                                           what="predictions['structure_module']"))
   renamed = compute_renamed_ground_truth(batch, atom14)
 
-  bb, bb_metrics = backbone_loss(predictions, batch, config)
+  bb, bb_metrics = backbone(predictions, batch, config)
   sc, sc_metrics = sidechain_loss(predictions, batch, config, renamed=renamed)
   metrics.update(bb_metrics)
   metrics['sidechain_fape'] = sc_metrics['sidechain_fape']
@@ -59,8 +67,8 @@ def structure_module_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray]
   loss = loss + chi
 
   if config.structural_violation_loss_weight or config.compute_violation_metrics:
-    violations = find_structural_violations(batch, atom14, config)
-    metrics.update(compute_violation_metrics(batch, atom14, violations))
+    violations = find_violations(batch, atom14, config)
+    metrics.update(violation_metrics(batch, atom14, violations))
     viol = structural_violation_loss(violations, batch['atom14_atom_exists'])
     metrics['violation_loss'] = viol
     if config.structural_violation_loss_weight:
@@ -69,11 +77,20 @@ def structure_module_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray]
   return loss, metrics
 
 
+LossTerm = Tuple[float, Callable, str, str]  # (weight, fn, metric name, prediction head)
+
+
 def alphafold_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
-                   config: LossConfig = LossConfig()) -> Tuple[jnp.ndarray, Dict]:
-  """Weighted sum of all AF2 losses. Returns (scalar loss, flat dict of metrics)."""
+                   config: LossConfig = LossConfig(), *,
+                   structure_loss: Callable = structure_module_loss,
+                   extra_terms: Sequence[LossTerm] = ()) -> Tuple[jnp.ndarray, Dict]:
+  """Weighted sum of all AF2 losses. Returns (scalar loss, flat dict of metrics).
+
+  structure_loss replaces the structure-module term and extra_terms add weighted terms
+  `fn(predictions, batch, config) -> (loss, metrics)` (AF2-Multimer, losses/multimer_total.py).
+  """
   terms = [
-      (config.structure_module_weight, structure_module_loss, 'structure_module_loss',
+      (config.structure_module_weight, structure_loss, 'structure_module_loss',
        'structure_module'),
       (config.distogram_weight, distogram_loss, 'distogram_loss', 'distogram'),
       (config.masked_msa_weight, masked_msa_loss, 'masked_msa_loss', 'masked_msa'),
@@ -81,6 +98,7 @@ def alphafold_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray],
       (config.pae_weight, pae_loss, 'pae_loss', 'predicted_aligned_error'),
       (config.experimentally_resolved_weight, experimentally_resolved_loss,
        'experimentally_resolved_loss', 'experimentally_resolved'),
+      *extra_terms,
   ]
   terms = [t for t in terms if t[0]]
   missing = [head for _, _, _, head in terms if head not in predictions]

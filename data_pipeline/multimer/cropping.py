@@ -38,8 +38,17 @@ def chain_lengths(example: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def contiguous_crop_indices(lengths: Sequence[int], crop_size: int,
                             rng: np.random.Generator) -> np.ndarray:
-  """Residue indices (ascending) of a contiguous multi-chain crop of at most crop_size."""
+  """Residue indices (ascending) of a contiguous multi-chain crop of at most crop_size.
+
+  With fewer residues in the crop than chains (or a crop that the chains visited first fill),
+  the chains visited last keep no residue: Alg. 1 lets a chain's stretch be empty.
+  """
   lengths = [int(n) for n in lengths]
+  if int(crop_size) < 1:
+    raise FeatureError(f'crop size must be >= 1 residue, got {crop_size}')
+  if not lengths or min(lengths) < 1:
+    raise FeatureError(f'cannot crop a complex with chain lengths {lengths}: every chain needs '
+                       '>= 1 residue')
   starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
   remaining, added = sum(lengths), 0
   keep = []
