@@ -187,7 +187,8 @@ class FoldIteration(hk.Module):
     key_attn, key_trans = (None, None) if key is None else jax.random.split(key)
 
     # IPA + residual + dropout + LayerNorm (lines 6-8).
-    act = act + InvariantPointAttention(c.ipa_config(), self.gc)(act, pair, seq_mask, frames)
+    act = act + InvariantPointAttention(c.ipa_config(), self.gc)(act, pair, seq_mask, frames,
+                                                                   is_training)
     act = LayerNorm(name='attention_layer_norm')(self._dropout(act, key_attn, is_training))
 
     # Transition (line 9): Linear-relu x (n-1), Linear, residual, dropout, LayerNorm.
