@@ -22,6 +22,7 @@ q_point_local, kv_point_local, trainable_point_weights, attention_2d, output_pro
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable, Optional
 
 import haiku as hk
 import jax
@@ -87,7 +88,10 @@ class InvariantPointAttention(hk.Module):
     self.dist_epsilon = dist_epsilon
 
   def __call__(self, single: jnp.ndarray, pair: jnp.ndarray, mask: jnp.ndarray,
-               frames: Rigid, is_training: bool = False) -> jnp.ndarray:
+               frames: Rigid, is_training: bool = False,
+               pair_norm: Optional[Callable[[jnp.ndarray], jnp.ndarray]] = None) -> jnp.ndarray:
+    """pair_norm: applied to the pair's rows before use (the structure module's pair LayerNorm,
+    per block under the policy so no normalised copy of the whole pair is made)."""
     c = self.c
     if single.ndim != 2 or pair.ndim != 3 or mask.ndim != 1:
       raise ValueError(
@@ -131,6 +135,8 @@ class InvariantPointAttention(hk.Module):
     mask = mask.astype(single.dtype)
 
     def query_rows(pair_rows, start):  # pair rows [n, N, c_z] of queries start.. -> [n, F]
+      if pair_norm is not None:
+        pair_rows = pair_norm(pair_rows)
       rows = lambda x: inplace.take_rows(x, start, pair_rows.shape[0])  # queries' rows
       logits_scalar = jnp.einsum('ihc,jhc->hij', rows(q) * scalar_weight, k,
                                  precision=_HIGHEST)  # [h, n, N]

@@ -11,6 +11,7 @@ from alphafold_jax.geometry import quaternion
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model import heads
 from alphafold_jax.model.ipa import InvariantPointAttention, InvariantPointAttentionConfig
+from alphafold_jax.model.structure_module import StructureModule, StructureModuleConfig
 from alphafold_jax.ops import memory_policy
 from alphafold_jax.ops.global_config import GlobalConfig
 from tests.ops import trunk_testing as tt
@@ -45,18 +46,18 @@ def _check(transformed, args, diff_args):
   projection of the outputs w.r.t. params and `diff_args` (finite, equal to the default's)."""
   shapes = tt.param_shapes(transformed(DEFAULT), *args)
   params = tt.random_params(shapes, seed=4)
-  outs = {}
+  outs, loops = {}, {}
   for name, gc in (('default', DEFAULT), ('long', LONG)):
     apply = lambda p, *a, gc=gc: transformed(gc).apply(p, None, *a)
     jaxpr = str(jax.make_jaxpr(apply)(params, *args))
-    loops = 'while[' in jaxpr or 'scan[' in jaxpr
-    assert loops == (gc is LONG), name  # the policy's path runs row blocks in a loop
+    loops[name] = jaxpr.count('while[') + jaxpr.count('scan[')
     out = jax.jit(apply)(params, *args)
     weights = [tt.normal(9 + i, o.shape) for i, o in enumerate(jax.tree.leaves(out))]
     loss = lambda p, *a: sum(jnp.sum(o * w) for o, w in
                              zip(jax.tree.leaves(apply(p, *a)), weights))
     grads = jax.jit(jax.grad(loss, argnums=(0, *diff_args)))(params, *args)
     outs[name] = (out, grads)
+  assert loops['long'] > loops['default'], loops  # the policy's path loops over row blocks
   (o0, g0), (o1, g1) = outs['default'], outs['long']
   for a, b in zip(jax.tree.leaves(o0), jax.tree.leaves(o1)):
     scale = float(jnp.max(jnp.abs(a)))
@@ -79,3 +80,20 @@ def test_ipa_by_query_row_blocks_equals_default():
   mask = jnp.asarray(np.r_[np.ones(L - 8), np.zeros(8)], jnp.float32)
   args = (tt.normal(1, (L, C_S)), tt.normal(2, (L, L, C_Z)), mask, _frames(3))
   _check(_ipa, args, diff_args=(1, 2))
+
+
+def test_structure_module_normalises_pair_row_blocks():
+  """StructureModule, 2 layers, odd widths, L 301: no whole LayerNorm(pair) under the policy
+  (the IPA normalises each block), same positions and single activations."""
+  cfg = StructureModuleConfig(num_layer=2, num_channel=C_S, num_head=3, num_scalar_qk=4,
+                              num_scalar_v=5, num_point_qk=2, num_point_v=3)
+
+  def module(gc):
+    def fn(single, pair, aatype, mask):
+      out = StructureModule(cfg, gc)(single, pair, aatype, mask)
+      return out['final_atom_positions'], out['act']
+    return hk.transform(fn)
+  aatype = jnp.asarray(np.random.default_rng(5).integers(0, 20, L), jnp.int32)
+  mask = jnp.asarray(np.r_[np.ones(L - 8), np.zeros(8)], jnp.float32)
+  _check(module, (tt.normal(6, (L, C_S)), tt.normal(7, (L, L, C_Z)), aatype, mask),
+         diff_args=(1, 2))

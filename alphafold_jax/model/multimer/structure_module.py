@@ -51,8 +51,7 @@ class FoldIteration(hk.Module):
   def __call__(self, act, frames: Rigid, initial_act, pair, seq_mask, aatype, key, is_training):
     c = self.c
     key_attn, key_trans = (None, None) if key is None else jax.random.split(key)
-    act = act + InvariantPointAttention(c.ipa_config(), self.gc)(act, pair, seq_mask, frames,
-                                                                   is_training)
+    act = act + InvariantPointAttention(c.ipa_config(), self.gc)(act, pair, seq_mask, frames)
     act = LayerNorm(name='attention_layer_norm')(self._dropout(act, key_attn, is_training))
     final_init = 'zeros' if self.gc.zero_init else 'linear'
     x = act
