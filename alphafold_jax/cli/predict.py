@@ -28,7 +28,6 @@ Registration: `register(subparsers)` adds the subcommand; `run(args)` executes i
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
@@ -126,6 +125,11 @@ def check_numbers(args) -> None:
     raise ValueError(f'--chunk-budget-mib must be a positive number, got {args.chunk_budget_mib}')
   if args.max_length is not None and args.max_length < 1:
     raise ValueError(f'--max-length must be >= 1, got {args.max_length}')
+  if args.devices is not None and args.devices < 1:
+    raise ValueError(f'--devices must be >= 1, got {args.devices}')
+  if args.memory_budget_gib is not None and not 0 < args.memory_budget_gib < float('inf'):
+    raise ValueError(f'--memory-budget-gib must be a positive number, got '
+                     f'{args.memory_budget_gib}')
 
 
 def announce_padding(target_list, predictor, buckets_given: bool) -> list:
@@ -202,16 +206,13 @@ def _run(args: argparse.Namespace) -> int:
   preset = _choose_preset(args)
   overrides = predict_models.config_overrides(args)  # --num-recycle, --bf16, ... (issue 18)
   config = model_config(preset, **overrides)
-  if args.memory_budget_gib is not None:  # memory policy from the longest bucket (issue 17)
-    from alphafold_jax.ops import memory_policy
-    longest = max(predict.bucket_length(len(t), buckets) for t in target_list)
-    config = dataclasses.replace(config, global_config=memory_policy.policy_for_length(
-        config.global_config, longest, args.memory_budget_gib))
+  config, num_devices = predict_models.run_model_options(  # --memory-budget-gib, --devices
+      args, config, [len(t) for t in target_list], buckets)
   params, source = weights.load_params(config, args.params, args.checkpoint)
   label = source_label(source)
   log.info('%d target(s); preset %s, %s; num_recycle %d', len(target_list), preset, source,
            config.num_recycle)
-  predictor = predict.Predictor(config, params, buckets, num_devices=args.devices)
+  predictor = predict.Predictor(config, params, buckets, num_devices=num_devices)
   warnings = announce_padding(target_list, predictor, args.buckets is not None)
   started = time.time()
   summary = {'preset': preset, 'params': label, 'num_recycle': int(config.num_recycle),

@@ -5,6 +5,7 @@
         [--benchmark] [--num-recycle N] [--recycle-early-stop-tolerance T]
         [--max-msa CLUSTERS:EXTRA] [--use-dropout] [--num-ensemble E]
         [--chunk-budget-mib M] [--bf16] [--features features.pkl]
+        [--memory-budget-gib G] [--devices N]
 
 `--params-dir DIR` holds DeepMind's file names, params_<model>.npz. Without --models the one
 preset of `--preset` runs (with --params / --checkpoint / --params-dir / bundled weights).
@@ -21,7 +22,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 log = logging.getLogger('alphafold_jax.inference.predict')
 
@@ -94,6 +95,29 @@ def config_overrides(args) -> Dict[str, Any]:
   return overrides
 
 
+def run_model_options(args, config, lengths: Sequence[int], buckets: Sequence[int]
+                      ) -> Tuple[Any, Optional[int]]:
+  """(config, num_devices) for RunModel from `--memory-budget-gib` and `--devices`, for both
+  predict paths (one model: cli/predict.py; several: `run`): the memory policy chosen for the
+  longest padded target (ops/memory_policy.policy_for_length) and the number of devices each
+  prediction is split over along the residue axis (ops/sharding_rules.py; None = one)."""
+  # pylint: disable=import-outside-toplevel
+  import dataclasses
+  from alphafold_jax.inference import predict
+  from alphafold_jax.ops import memory_policy
+  if args.memory_budget_gib is not None and lengths:
+    longest = max(predict.bucket_length(n, buckets) for n in lengths)
+    config = dataclasses.replace(config, global_config=memory_policy.policy_for_length(
+        config.global_config, longest, args.memory_budget_gib))
+  if args.devices is None or args.devices == 1:
+    return config, None
+  import jax
+  if args.devices > jax.local_device_count():
+    raise ValueError(f'--devices {args.devices}: only {jax.local_device_count()} device(s) '
+                     'available (CPU: XLA_FLAGS=--xla_force_host_platform_device_count=N)')
+  return config, args.devices
+
+
 def wanted(args) -> bool:
   """Whether `predict` takes this path (several models / seeds, AF2 layout, params dir)."""
   return bool(args.models or args.params_dir or args.output_layout == 'af2'
@@ -155,11 +179,15 @@ def run(args, preset_fn, features_cli) -> int:
   raw = features_cli.raw_features_for_targets(args, target_list, raw, args.out)
   shared = (time.time() - t0) / len(target_list)  # pickles / searches, shared out
   specs = _model_specs(args, preset_fn, overrides)
+  num_devices = None
+  for spec in specs:  # --memory-budget-gib, --devices
+    spec.config, num_devices = run_model_options(args, spec.config,
+                                                 [len(t) for t in target_list], buckets)
   if args.rank_by == 'ptm':
     plain = [s.name for s in specs if not s.config.has_pae_head]
     if plain:
       raise ValueError(f'--rank-by ptm needs _ptm models; {", ".join(plain)} has no PAE head')
-  runner = model_runner.ModelRunner(buckets)
+  runner = model_runner.ModelRunner(buckets, num_devices=num_devices)
   log.info('%d target(s); models %s; %d seed(s)', len(target_list),
            ', '.join(s.name for s in specs), args.num_seeds)
   started = time.time()
@@ -213,7 +241,7 @@ def run(args, preset_fn, features_cli) -> int:
     position = {t.name: i for i, t in enumerate(target_list)}  # back to FASTA order
     summary['targets'].sort(key=lambda entry: position[entry['name']])
     summary.update(num_written=written, num_failed=failed,
-                   num_compiles=runner.num_compiles,
+                   num_compiles=runner.num_compiles, run_options=runner.run_options(),
                    compiles=[list(c) for c in runner.compiles],
                    seconds=round(time.time() - started, 2))
     sink.write_json('summary.json', summary)

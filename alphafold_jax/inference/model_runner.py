@@ -178,8 +178,11 @@ def cut_outputs(outputs: Mapping[str, Any], n: int, prefix: str = '') -> dict:
 class ModelRunner:
   """Runs ModelSpecs, one RunModel (and compiled program per bucket) per shared config."""
 
-  def __init__(self, buckets: Sequence[int] = predict_lib.DEFAULT_BUCKETS):
+  def __init__(self, buckets: Sequence[int] = predict_lib.DEFAULT_BUCKETS,
+               num_devices: Optional[int] = None):
+    """num_devices > 1: each prediction split over that many devices (RunModel)."""
     self.buckets = tuple(sorted(int(b) for b in buckets))
+    self.num_devices = num_devices
     self._runners: Dict[Any, Any] = {}
     self._signatures: set = set()
     self.compiles: List[Tuple[str, int]] = []  # (first model, bucket) of each compile
@@ -192,8 +195,14 @@ class ModelRunner:
     from alphafold_jax.model import RunModel  # pylint: disable=import-outside-toplevel
     key = shared_config_key(spec.config)
     if key not in self._runners:
-      self._runners[key] = RunModel(spec.config)
+      self._runners[key] = RunModel(spec.config, num_devices=self.num_devices)
     return self._runners[key]
+
+  def run_options(self) -> List[dict]:
+    """What the RunModels used hold (summary.json): devices per prediction, memory policy."""
+    return [{'devices': 1 if r.mesh is None else int(r.mesh.size),
+             'long_sequence_policy': bool(r.config.global_config.inplace_pair_updates)}
+            for r in self._runners.values()]
 
   def process_features(self, spec: ModelSpec, raw: Mapping[str, Any], length: int,
                        seed: int) -> dict:

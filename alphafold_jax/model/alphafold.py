@@ -108,7 +108,7 @@ def structure_and_heads(config: ModelConfig, structure_module_cls, reps: dict, b
   ret['structure_module'] = structure_module_cls(config.structure_module, gc)(
       reps['single'], reps['pair'], batch['aatype'], batch['seq_mask'],
       is_training=is_training, key=key)
-  ret['distogram'] = DistogramHead(h.distogram, gc)(reps['pair'])
+  ret['distogram'] = DistogramHead(h.distogram, gc)(reps['pair'], is_training)
   if build['masked_msa']:
     ret['masked_msa'] = MaskedMsaHead(h.masked_msa, gc)(reps['msa'])
   if build['experimentally_resolved']:
@@ -118,7 +118,7 @@ def structure_and_heads(config: ModelConfig, structure_module_cls, reps: dict, b
       ret['structure_module']['act'])
   if build['predicted_aligned_error']:
     ret['predicted_aligned_error'] = PredictedAlignedErrorHead(
-        h.predicted_aligned_error, gc)(reps['pair'])
+        h.predicted_aligned_error, gc)(reps['pair'], is_training)
   return ret
 
 

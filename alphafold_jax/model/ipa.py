@@ -22,6 +22,7 @@ q_point_local, kv_point_local, trainable_point_weights, attention_2d, output_pro
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable, Optional
 
 import haiku as hk
 import jax
@@ -31,6 +32,7 @@ import numpy as np
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.nn import Linear, final_init
+from alphafold_jax.ops import inplace, memory_policy
 
 # fp32 accumulation for the attention contractions on every backend (TF32 off).
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -73,6 +75,9 @@ class InvariantPointAttention(hk.Module):
 
   Call: (single [N, c_s], pair [N, N, c_z], mask [N], frames Rigid [N]) -> [N, num_channel].
   Padded residues (mask 0) are never attended to; their own outputs are unspecified.
+  Under the memory policy's in-place pair updates (`memory_policy.inplace_pair`, inference)
+  the queries run in blocks of rows (ops/inplace.py): the pair bias, logits, distances and the
+  attended pair of one block at a time, never an [h, N, N] or [N, N, h, p] array whole.
   """
 
   def __init__(self, config: InvariantPointAttentionConfig, global_config: GlobalConfig,
@@ -83,7 +88,10 @@ class InvariantPointAttention(hk.Module):
     self.dist_epsilon = dist_epsilon
 
   def __call__(self, single: jnp.ndarray, pair: jnp.ndarray, mask: jnp.ndarray,
-               frames: Rigid) -> jnp.ndarray:
+               frames: Rigid, is_training: bool = False,
+               pair_norm: Optional[Callable[[jnp.ndarray], jnp.ndarray]] = None) -> jnp.ndarray:
+    """pair_norm: applied to the pair's rows before use (the structure module's pair LayerNorm,
+    per block under the policy so no normalised copy of the whole pair is made)."""
     c = self.c
     if single.ndim != 2 or pair.ndim != 3 or mask.ndim != 1:
       raise ValueError(
@@ -123,35 +131,48 @@ class InvariantPointAttention(hk.Module):
     gamma = hk.get_parameter('trainable_point_weights', [h], single.dtype,
                              hk.initializers.Constant(np.log(np.exp(1.0) - 1.0)))
     head_point_weight = point_weight * jax.nn.softplus(gamma)  # [h]
+    attention_2d = Linear(h, name='attention_2d')
+    mask = mask.astype(single.dtype)
 
-    logits_scalar = jnp.einsum('ihc,jhc->hij', q * scalar_weight, k,
-                               precision=_HIGHEST)  # [h, N, N]
-    # Squared distances summed over xyz, kept elementwise (exact in fp32 on every backend).
-    dist2 = jnp.sum(jnp.square(q_pts[:, None] - k_pts[None, :]), axis=-1)  # [N, N, h, p_qk]
-    logits_point = -0.5 * jnp.einsum('ijhp,h->hij', dist2, head_point_weight,
-                                     precision=_HIGHEST)  # [h, N, N]
-    bias_pair = Linear(h, name='attention_2d')(pair)  # [N, N, h]
-    logits = logits_scalar + logits_point + pair_weight * jnp.transpose(bias_pair, (2, 0, 1))
-    mask = mask.astype(logits.dtype)
-    mask_2d = mask[:, None] * mask[None, :]  # [N, N]
-    logits = logits - 1e5 * (1.0 - mask_2d)  # [h, N, N]
-    attn = jax.nn.softmax(logits, axis=-1)  # [h, N_query, N_key]
+    def query_rows(pair_rows, start):  # pair rows [n, N, c_z] of queries start.. -> [n, F]
+      if pair_norm is not None:
+        pair_rows = pair_norm(pair_rows)
+      rows = lambda x: inplace.take_rows(x, start, pair_rows.shape[0])  # queries' rows
+      logits_scalar = jnp.einsum('ihc,jhc->hij', rows(q) * scalar_weight, k,
+                                 precision=_HIGHEST)  # [h, n, N]
+      # Squared distances summed over xyz, kept elementwise (exact in fp32 on every backend).
+      dist2 = jnp.sum(jnp.square(rows(q_pts)[:, None] - k_pts[None, :]), -1)  # [n, N, h, p_qk]
+      logits_point = -0.5 * jnp.einsum('ijhp,h->hij', dist2, head_point_weight,
+                                       precision=_HIGHEST)  # [h, n, N]
+      bias_pair = attention_2d(pair_rows)  # [n, N, h]
+      logits = logits_scalar + logits_point + pair_weight * jnp.transpose(bias_pair, (2, 0, 1))
+      mask_2d = rows(mask)[:, None] * mask[None, :]  # [n, N]
+      logits = logits - 1e5 * (1.0 - mask_2d)  # [h, n, N]
+      attn = jax.nn.softmax(logits, axis=-1)  # [h, n_query, N_key]
 
-    # ---- attended values (Alg. 22 lines 8-10) ----
-    out_scalar = jnp.einsum('hij,jhc->ihc', attn, v, precision=_HIGHEST)  # [N, h, c_v]
-    out_pts = jnp.einsum('hij,jhpx->ihpx', attn, v_pts, precision=_HIGHEST)  # [N, h, p_v, 3]
-    out_pts = frames_hp.invert_apply(out_pts)  # [N, h, p_v, 3] back in the query's frame
-    out_norm = jnp.sqrt(self.dist_epsilon + jnp.sum(jnp.square(out_pts), axis=-1))  # [N, h, p_v]
-    out_pair = jnp.einsum('hij,ijc->ihc', attn, pair, precision=_HIGHEST)  # [N, h, c_z]
+      # ---- attended values (Alg. 22 lines 8-10) ----
+      out_scalar = jnp.einsum('hij,jhc->ihc', attn, v, precision=_HIGHEST)  # [n, h, c_v]
+      out_pts = jnp.einsum('hij,jhpx->ihpx', attn, v_pts, precision=_HIGHEST)  # [n, h, p_v, 3]
+      out_pts = frames_hp.map(rows).invert_apply(out_pts)  # [n, h, p_v, 3] in the query frame
+      out_norm = jnp.sqrt(self.dist_epsilon + jnp.sum(jnp.square(out_pts), -1))  # [n, h, p_v]
+      out_pair = jnp.einsum('hij,ijc->ihc', attn, pair_rows, precision=_HIGHEST)  # [n, h, c_z]
+      m = pair_rows.shape[0]
+      return jnp.concatenate([  # AF2's concatenation order
+          out_scalar.reshape(m, h * c_v),
+          out_pts[..., 0].reshape(m, h * p_v),
+          out_pts[..., 1].reshape(m, h * p_v),
+          out_pts[..., 2].reshape(m, h * p_v),
+          out_norm.reshape(m, h * p_v),
+          out_pair.reshape(m, h * pair.shape[-1]),
+      ], axis=-1)  # [n, h * (c_v + 4 p_v + c_z)]
 
-    # ---- output projection (Alg. 22 line 11), AF2's concatenation order ----
-    features = jnp.concatenate([
-        out_scalar.reshape(n, h * c_v),
-        out_pts[..., 0].reshape(n, h * p_v),
-        out_pts[..., 1].reshape(n, h * p_v),
-        out_pts[..., 2].reshape(n, h * p_v),
-        out_norm.reshape(n, h * p_v),
-        out_pair.reshape(n, h * pair.shape[-1]),
-    ], axis=-1)  # [N, h * (c_v + 4 p_v + c_z)]
+    if memory_policy.inplace_pair(self.gc, is_training):  # blocks of query rows, no [h, N, N]
+      row_bytes = 4 * n * max(h * (p_qk + 3), pair.shape[-1])  # dist2 / pair row, fp32
+      features = inplace.build_from_rows(pair, query_rows,
+                                         memory_policy.pair_update_rows(self.gc, row_bytes))
+    else:
+      features = query_rows(pair, 0)  # [N, F]
+
+    # ---- output projection (Alg. 22 line 11) ----
     return Linear(c.num_channel, initializer=final_init(self.gc),
                   name='output_projection')(features)

@@ -48,6 +48,7 @@ from alphafold_jax.geometry.rigid import Rigid
 from alphafold_jax.model import all_atom
 from alphafold_jax.model.ipa import InvariantPointAttention, InvariantPointAttentionConfig
 from alphafold_jax.nn import LayerNorm, Linear, final_init
+from alphafold_jax.ops import memory_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +165,7 @@ class FoldIteration(hk.Module):
   """One structure-module layer (Suppl. Alg. 20 lines 6-21), weights shared across layers.
 
   Call: (act [N, c], frames Rigid [N] in nm, initial_act [N, c_s], pair [N, N, c_z],
-  seq_mask [N], aatype [N], dropout key or None, is_training) ->
+  seq_mask [N], aatype [N], dropout key or None, is_training, pair_norm=None: see IPA) ->
   (new act, new frames in nm with rotation gradient stopped, outputs of this layer).
   """
 
@@ -182,12 +183,14 @@ class FoldIteration(hk.Module):
     keep = 1.0 - self.c.dropout
     return x * jax.random.bernoulli(key, keep, x.shape).astype(x.dtype) / keep
 
-  def __call__(self, act, frames, initial_act, pair, seq_mask, aatype, key, is_training):
+  def __call__(self, act, frames, initial_act, pair, seq_mask, aatype, key, is_training,
+               pair_norm=None):
     c = self.c
     key_attn, key_trans = (None, None) if key is None else jax.random.split(key)
 
     # IPA + residual + dropout + LayerNorm (lines 6-8).
-    act = act + InvariantPointAttention(c.ipa_config(), self.gc)(act, pair, seq_mask, frames)
+    act = act + InvariantPointAttention(c.ipa_config(), self.gc)(
+        act, pair, seq_mask, frames, is_training, pair_norm=pair_norm)
     act = LayerNorm(name='attention_layer_norm')(self._dropout(act, key_attn, is_training))
 
     # Transition (line 9): Linear-relu x (n-1), Linear, residual, dropout, LayerNorm.
@@ -255,7 +258,11 @@ class StructureModule(hk.Module):
 
     initial_act = LayerNorm(name='single_layer_norm')(single)  # [N, c_s]
     act = Linear(c.num_channel, name='initial_projection')(initial_act)  # [N, c]
-    pair = LayerNorm(name='pair_layer_norm')(pair)  # [N, N, c_z]
+    pair_norm = LayerNorm(name='pair_layer_norm')
+    if memory_policy.inplace_pair(self.gc, is_training):  # the IPA normalises its row blocks
+      pair_norm(pair[:1, :1])  # the parameters, made here (as without the policy)
+    else:
+      pair, pair_norm = pair_norm(pair), None  # [N, N, c_z]
     frames = Rigid.identity((n,), jnp.float32)  # black-hole initialisation, nm
 
     fold_iteration = FoldIteration(c, self.gc, name='fold_iteration')
@@ -264,7 +271,7 @@ class StructureModule(hk.Module):
       act, frames = carry
       act, frames, out = fold_iteration(
           act, frames, initial_act, pair, seq_mask, aatype,
-          layer_key if dropout_on else None, is_training)
+          layer_key if dropout_on else None, is_training, pair_norm=pair_norm)
       return (act, frames), out
 
     layer_keys = (jax.random.split(key, c.num_layer) if dropout_on

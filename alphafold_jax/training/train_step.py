@@ -74,7 +74,12 @@ def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation,
 
   spmd_axis_name: the data mesh axis, when the model also splits residues over another mesh
   axis (2-D data x residue mesh, training/sharding.py): the example axis of the vmap stays
-  split over it inside the model's residue sharding constraints.
+  split over it inside the model's residue sharding constraints, and the gradients are taken
+  per example and then averaged (`per_example_grads`). The plain grad of the batch mean makes
+  every weight gradient ONE dot contracting the example axis (split over data) together with
+  the residue axes (split over rows in one operand, columns in the other), which XLA's SPMD
+  partitioner (jax 0.10.2, CPU) computes wrongly: up to 58% off on a 2 x 2 mesh, see
+  experiments/benchmarks/README.md. Per-example grads keep the example axis a dot batch axis.
   """
   per_example = _per_example(loss_fn)
   schedule = make_schedule(config)
@@ -85,12 +90,15 @@ def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation,
     losses, metrics = vmapped(params, batch, keys, num_recycle)  # [B], {k: [B, ...]}
     return jnp.mean(losses), metrics
 
-  def per_example_clipped_grads(params, batch, keys, num_recycle):
-    """DISCREPANCY-aware option: clip each example's gradient (Suppl. 1.11.3) then average."""
+  def per_example_grads(params, batch, keys, num_recycle, clip: bool):
+    """Each example's gradient [B, ...], then their mean; with clip (DISCREPANCY-aware option)
+    each is clipped to config.clip_global_norm first (Suppl. 1.11.3)."""
     grad_fn = jax.value_and_grad(per_example, has_aux=True)
 
     def one(example, key):
       (loss, metrics), grads = grad_fn(params, example, key, num_recycle)
+      if not clip:
+        return loss, metrics, grads
       norm = optax.global_norm(grads)
       scale = jnp.minimum(1., config.clip_global_norm / jnp.maximum(norm, 1e-12))
       return loss, metrics, jax.tree.map(lambda g: g * scale, grads)
@@ -104,8 +112,9 @@ def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation,
     recycle_key, example_key = jax.random.split(step_key)
     num_recycle = sample_num_recycle(recycle_key, config)  # [] int32, shared
     keys = jax.random.split(example_key, b)  # [B, 2] one key per global example index
-    if config.clip_per_example and config.clip_global_norm > 0:
-      loss, metrics, grads = per_example_clipped_grads(state.params, batch, keys, num_recycle)
+    clip = config.clip_per_example and config.clip_global_norm > 0
+    if clip or spmd_axis_name is not None:
+      loss, metrics, grads = per_example_grads(state.params, batch, keys, num_recycle, clip)
     else:
       (loss, metrics), grads = jax.value_and_grad(batch_loss, has_aux=True)(
           state.params, batch, keys, num_recycle)

@@ -3,6 +3,9 @@
 
   python -m tests.ops.residue_sharding_worker memory L     # per-device temp, sharded vs not
   python -m tests.ops.residue_sharding_worker iteration    # sharded Evoformer block == 1 device
+  python -m tests.ops.residue_sharding_worker prediction   # RunModel(num_devices=4) == 1 device
+  python -m tests.ops.residue_sharding_worker training     # tiny AF2 train-step grads, 2 x 2 mesh
+  python -m tests.ops.residue_sharding_worker toy_training # toy pair loss grads, 2 x 2 mesh
 Prints one JSON line.
 """
 
@@ -140,9 +143,53 @@ def training(spmd_axis='data'):
               worst_leaves=per_leaf[:4], loss_one=l1, loss_mesh=l4, num_leaves=len(g1))
 
 
+def toy_training():
+  """train_step on a 2 x 2 (data x residue) mesh vs one device for a toy pair loss whose weight
+  gradients contract the example axis with a row-split and a column-split operand (the pattern
+  of every pair weight of the model): batch 4, N 12, c 5, h 3."""
+  import optax
+  from alphafold_jax.training import sharding
+  from alphafold_jax.training.config import TrainConfig
+  from alphafold_jax.training.state import create_train_state
+  from alphafold_jax.training.train_step import jit_train_step, make_train_step
+  rng = np.random.default_rng(3)
+  b, n, c, h = 4, 12, 5, 3
+  batch = {k: rng.standard_normal((b, n, n, c)).astype(np.float32) for k in ('x', 'y')}
+  params = {k: rng.standard_normal((c, h)).astype(np.float32) for k in ('w', 'v')}
+
+  def loss_fn(gc):
+    def fn(p, example, key, num_recycle):
+      del key, num_recycle
+      def linear(x, w, split_in, split_out):  # input split one way, its use the other way
+        x = sharding_rules.constrain(x, split_in, gc)  # [N, N, c]
+        return sharding_rules.constrain(x @ w, split_out, gc)  # [N, N, h]
+      rows = linear(example['x'], p['w'], 'pair_cols', 'pair_rows')
+      cols = linear(example['y'], p['v'], 'pair_rows', 'pair_cols')
+      return jnp.mean(jnp.tanh(rows) * cols), {}
+    return fn
+
+  tc = TrainConfig(batch_size=b, max_recycle=0, sample_recycle=False, warmup_steps=0,
+                   clip_global_norm=0.0)
+  capture = optax.GradientTransformation(  # state = the last gradient
+      init=lambda p: jax.tree.map(jnp.zeros_like, p),
+      update=lambda g, s, p=None: (jax.tree.map(jnp.zeros_like, g), g))
+  gc = GlobalConfig()
+  grads = {}
+  for name, mesh, split, spmd in (('one', sharding.make_mesh('data', jax.devices()[:1]), gc, None),
+                                  ('mesh', sharding.make_mesh_2d(2, 2), _sharded(gc), 'data')):
+    state = sharding.replicate(create_train_state(params, capture, jax.random.PRNGKey(5)), mesh)
+    step = jit_train_step(make_train_step(loss_fn(split), capture, tc, spmd_axis_name=spmd),
+                          mesh, 'data')
+    with jax.set_mesh(mesh):
+      state, _ = step(state, sharding.shard_batch(batch, mesh, 'data'))
+    grads[name] = {k: np.asarray(v) for k, v in state.opt_state.items()}
+  return {k: float(np.max(np.abs(grads['mesh'][k] - grads['one'][k]))
+                   / np.max(np.abs(grads['one'][k]))) for k in params}
+
+
 if __name__ == '__main__':
   what = sys.argv[1]
   result = dict(memory=lambda: memory(int(sys.argv[2])), iteration=iteration,
-                prediction=prediction, training=training,
+                prediction=prediction, training=training, toy_training=toy_training,
                 training_no_spmd=lambda: training(None))[what]()
   print(json.dumps(result))

@@ -10,8 +10,6 @@ import pathlib
 import subprocess
 import sys
 
-import pytest
-
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -47,13 +45,20 @@ def test_per_device_memory_of_a_split_evoformer_block():
     assert r[f'four_{sub}']['temp'] <= 0.35 * r[f'one_{sub}']['temp'], r
 
 
-@pytest.mark.xfail(strict=False, reason='issue 17 open: on the 2 x 2 mesh the loss agrees (2e-7 '
-                   'relative) but gradients do not (max |d| 3.8e-4 of the largest entry; e.g. '
-                   'triangle_multiplication_outgoing/output_projection 0.86 relative)')
 def test_train_step_on_data_by_residue_mesh():
   """Tiny AF2 model, all losses, batch 2, L 16: gradients on a 2 x 2 (data x residue) mesh ==
-  one device (relative to the largest gradient entry)."""
+  one device, max |g_mesh - g_one| over all leaves <= 1e-5 x the largest |g_one| entry (global;
+  per leaf is meaningless for leaves whose exact gradient is 0, e.g. attention bias offsets)."""
   r = _worker('training')
   print(r)
   assert abs(r['loss_mesh'] - r['loss_one']) <= 1e-5 * abs(r['loss_one'])
   assert r['grad_rel_global'] <= 1e-5, r
+
+
+def test_train_step_contracting_data_and_residue_splits():
+  """Toy pair loss, batch 4: each weight gradient contracts the example axis (split over data)
+  with a row-split and a column-split operand, the pattern XLA's SPMD partitioner got wrong
+  (0.69 relative before train_step took per-example gradients on a 2-D mesh). Per leaf <= 1e-5."""
+  r = _worker('toy_training')
+  print(r)
+  assert max(r.values()) <= 1e-5, r

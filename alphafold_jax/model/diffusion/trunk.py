@@ -119,7 +119,8 @@ class DiffusionTrunk(hk.Module):
                                     num_block=c.num_pairformer_block, is_training=is_training)
     out = {'single': single, 'pair': pair}
     if c.distogram_weight:
-      out['distogram'] = DistogramHead(c.distogram, c.global_config)(pair)  # {logits, bin_edges}
+      out['distogram'] = DistogramHead(c.distogram, c.global_config)(  # {logits, bin_edges}
+          pair, is_training)
     return out
 
 

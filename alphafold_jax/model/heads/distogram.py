@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from alphafold_jax.common.confidence import distogram_bin_edges
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.nn import Linear, final_init
+from alphafold_jax.ops import inplace, memory_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,11 +41,20 @@ class DistogramHead(hk.Module):
     self.c = config
     self.gc = global_config
 
-  def __call__(self, pair: jnp.ndarray) -> dict:
+  def __call__(self, pair: jnp.ndarray, is_training: bool = False) -> dict:
+    """Under the memory policy's in-place pair updates (inference) the logits are built a block
+    of rows at a time (ops/inplace.py), with no whole [N, N, B] half-logits or transpose."""
     if pair.ndim != 3 or pair.shape[0] != pair.shape[1]:
       raise ValueError(f'DistogramHead expects pair [N, N, c_z], got {pair.shape}')
-    init = final_init(self.gc)
-    half = Linear(self.c.num_bins, initializer=init, name='half_logits')(pair)  # [N, N, B]
-    logits = half + jnp.swapaxes(half, 0, 1)  # [N, N, B], symmetric in (i, j)
+    half = Linear(self.c.num_bins, initializer=final_init(self.gc), name='half_logits')
+    if memory_policy.inplace_pair(self.gc, is_training):
+      def logits_of_rows(rows, start):  # rows [n, N, c_z] -> logits [n, N, B]
+        cols = inplace.take_rows(pair, start, rows.shape[0], axis=1)  # [n, N, c_z]: z_ji
+        return half(rows) + half(cols)
+      rows = memory_policy.pair_update_rows(self.gc, 4 * pair.shape[1] * self.c.num_bins)
+      logits = inplace.build_from_rows(pair, logits_of_rows, rows)  # [N, N, B]
+    else:
+      half_logits = half(pair)  # [N, N, B]
+      logits = half_logits + jnp.swapaxes(half_logits, 0, 1)  # [N, N, B], symmetric in (i, j)
     return {'logits': logits, 'bin_edges': distogram_bin_edges(
         self.c.first_break, self.c.last_break, self.c.num_bins)}

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from alphafold_jax.common.confidence import pae_breaks
 from alphafold_jax.ops.global_config import GlobalConfig
 from alphafold_jax.nn import Linear, final_init
+from alphafold_jax.ops import inplace, memory_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,9 +46,15 @@ class PredictedAlignedErrorHead(hk.Module):
     self.c = config
     self.gc = global_config
 
-  def __call__(self, pair: jnp.ndarray) -> dict:
+  def __call__(self, pair: jnp.ndarray, is_training: bool = False) -> dict:
+    """Under the memory policy's in-place pair updates (inference) the logits are built a block
+    of rows at a time (ops/inplace.py)."""
     if pair.ndim != 3 or pair.shape[0] != pair.shape[1]:
       raise ValueError(f'PredictedAlignedErrorHead expects pair [N, N, c_z], got {pair.shape}')
-    init = final_init(self.gc)
-    logits = Linear(self.c.num_bins, initializer=init, name='logits')(pair)  # [N, N, B]
+    linear = Linear(self.c.num_bins, initializer=final_init(self.gc), name='logits')
+    if memory_policy.inplace_pair(self.gc, is_training):
+      rows = memory_policy.pair_update_rows(self.gc, 4 * pair.shape[1] * self.c.num_bins)
+      logits = inplace.build_from_rows(pair, lambda x, _: linear(x), rows)  # [N, N, B]
+    else:
+      logits = linear(pair)  # [N, N, B]
     return {'logits': logits, 'breaks': pae_breaks(self.c.max_error_bin, self.c.num_bins)}
