@@ -124,46 +124,37 @@ def _tiny_ca() -> Preset:
                 train_config=train_config)
 
 
-def _nano_ipa(model_overrides: Optional[Mapping[str, Any]] = None) -> Preset:
+def _nano_ipa(model_overrides: Optional[Mapping[str, Any]] = None,
+              fine_tuning: bool = False) -> Preset:
+  """nano_ipa, or with fine_tuning its second stage `nano_ipa_finetune` (AF2 Suppl. 1.11,
+  Tables 4/6): the same model and parameter tree (start it with --init-params from a nano_ipa
+  run), the structural-violation loss on at weight 1.0 and the fine-tuning learning rate 5e-4.
+  The experimentally-resolved term stays off in both: it would add a head the first stage does
+  not have, and the nano training set holds NMR models. The fine-tuned weights are what
+  nano_ipa bundles."""
   from alphafold_jax.config import model_config  # pylint: disable=g-import-not-at-top
   from alphafold_jax.training import af2_presets  # pylint: disable=g-import-not-at-top
   # The bundled weights' run: no recycling, backbone FAPE always clamped (it predates the
   # AF2 default of 10 % unclamped; a 30-min run with 0.9 was not better: mean 7.6 vs ~7.1 A).
-  train_config = TrainConfig(batch_size=1, learning_rate=1e-3, warmup_steps=50,
-                             decay='constant', clip_global_norm=0.1, max_recycle=0,
-                             sample_recycle=False, clamped_fape_fraction=1.0,
+  train_config = TrainConfig(batch_size=1, learning_rate=5e-4 if fine_tuning else 1e-3,
+                             warmup_steps=50, decay='constant', clip_global_norm=0.1,
+                             max_recycle=0, sample_recycle=False, clamped_fape_fraction=1.0,
                              checkpoint_every=100, eval_every=100, ema_decay=0.0)
   config = model_config('nano_ipa', **dict(model_overrides or {}))
+  if fine_tuning:
+    config = dataclasses.replace(
+        config, losses=config.losses.replace(structural_violation_loss_weight=1.0))
   init, loss_fn, predict_ca = af2_presets.build(config, train_config=train_config)
-  return Preset(name='nano_ipa',
-                description='AF2 Evoformer + IPA structure module at small widths, single '
-                            'sequence, all AF2 losses (CPU training)',
+  description = ('AF2 Evoformer + IPA structure module at small widths, single sequence, all '
+                 'AF2 losses (CPU training)')
+  if fine_tuning:
+    description = ('nano_ipa fine-tuning stage: violation loss 1.0, lr 5e-4 (start from a '
+                   'nano_ipa run: --init-params)')
+  return Preset(name='nano_ipa_finetune' if fine_tuning else 'nano_ipa',
+                description=description,
                 init=init, loss_fn=loss_fn, predict_ca=predict_ca, crop_size=80,
                 feature_config=af2_presets.example_feature_config(config),
                 train_config=train_config)
-
-
-def _nano_ipa_finetune(model_overrides: Optional[Mapping[str, Any]] = None) -> Preset:
-  """AF2's second stage (Suppl. 1.11, Table 4/6) for nano_ipa: the same model and parameter
-  tree (start it with --init-params from a nano_ipa run), the structural-violation loss on at
-  weight 1.0 and the fine-tuning learning rate 5e-4. The experimentally-resolved term stays
-  off: it would add a head the first stage does not have, and the nano training set holds NMR
-  models. Its exported weights are what nano_ipa bundles."""
-  import dataclasses  # pylint: disable=g-import-not-at-top
-  from alphafold_jax.config import model_config  # pylint: disable=g-import-not-at-top
-  from alphafold_jax.losses.config import LossConfig  # pylint: disable=g-import-not-at-top
-  from alphafold_jax.training import af2_presets  # pylint: disable=g-import-not-at-top
-  base = _nano_ipa()
-  train_config = dataclasses.replace(base.train_config, learning_rate=5e-4)
-  config = model_config('nano_ipa', **dict(model_overrides or {}))
-  config = dataclasses.replace(config, losses=LossConfig.fine_tuning(
-      experimentally_resolved_weight=0.0, filter_by_resolution=False))
-  init, loss_fn, predict_ca = af2_presets.build(config, train_config=train_config)
-  return dataclasses.replace(base, name='nano_ipa_finetune',
-                             description='nano_ipa fine-tuning stage: violation loss 1.0, '
-                                         'lr 5e-4 (start from a nano_ipa run: --init-params)',
-                             init=init, loss_fn=loss_fn, predict_ca=predict_ca,
-                             train_config=train_config)
 
 
 def _nano_diffusion() -> Preset:
@@ -253,7 +244,7 @@ def recipe_sampler(data_dir, crop_size: int, feature_config: FeatureConfig,
 # Presets built on the AF2 model: they take `model_config` overrides (get_preset).
 _AF2_MODEL_PRESETS: Dict[str, Callable[[Mapping[str, Any]], Preset]] = {
     'nano_ipa': _nano_ipa,
-    'nano_ipa_finetune': _nano_ipa_finetune,
+    'nano_ipa_finetune': lambda overrides: _nano_ipa(overrides, fine_tuning=True),
     'af2_initial': lambda overrides: af2_recipe_preset('initial', False, overrides),
     'af2_finetune': lambda overrides: af2_recipe_preset('finetune', False, overrides),
     'tiny_af2_initial': lambda overrides: af2_recipe_preset('initial', True, overrides),
