@@ -18,6 +18,7 @@ target. The knobs set config fields (`config_overrides`) for the single-model pa
 from __future__ import annotations
 
 import argparse
+import ast
 import logging
 import os
 import sys
@@ -57,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help='ensemble members averaged per cycle (AF2 CASP14: 8)')
   group.add_argument('--bf16', action='store_true',
                      help='bfloat16 compute in the trunk (fp32 parameters and outputs)')
+  group.add_argument('--model-set', action='append', default=[], metavar='FIELD=VALUE',
+                     help='override a model config field (config/overrides.py names, e.g. '
+                          'evoformer_num_block=2 or structure_module.num_layer=4); the '
+                          'parameters must match the changed model; repeatable')
 
 
 def parse_max_msa(text: str) -> Dict[str, int]:
@@ -92,6 +97,23 @@ def config_overrides(args) -> Dict[str, Any]:
     overrides['chunk_budget_mib'] = float(args.chunk_budget_mib)
   if getattr(args, 'bf16', False):
     overrides['bfloat16'] = True
+  overrides.update(parse_model_set(getattr(args, 'model_set', None) or []))
+  return overrides
+
+
+def parse_model_set(items: Sequence[str]) -> Dict[str, Any]:
+  """--model-set FIELD=VALUE items -> overrides; VALUE read as a Python literal (1, 0.5,
+  True, None) or else kept as text. Unknown fields fail later, in model_config."""
+  overrides: Dict[str, Any] = {}
+  for item in items:
+    field, sep, text = item.partition('=')
+    if not sep or not field.strip():
+      raise ValueError(f'--model-set expects FIELD=VALUE, got {item!r}')
+    try:
+      value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      value = text
+    overrides[field.strip()] = value
   return overrides
 
 
@@ -109,6 +131,11 @@ def run_model_options(args, config, lengths: Sequence[int], buckets: Sequence[in
     longest = max(predict.bucket_length(n, buckets) for n in lengths)
     config = dataclasses.replace(config, global_config=memory_policy.policy_for_length(
         config.global_config, longest, args.memory_budget_gib))
+    gc = config.global_config
+    log.info('memory policy for L=%d in %.3g GiB: %s', longest, args.memory_budget_gib,
+             'long_sequence_inference' + (' (bf16 pair storage)' if gc.pair_storage_bfloat16
+                                          else '') if gc.inplace_pair_updates
+             else f'auto_chunking ({gc.chunk_budget_mib:g} MiB chunks)')
   if args.devices is None or args.devices == 1:
     return config, None
   import jax

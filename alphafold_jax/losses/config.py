@@ -37,6 +37,9 @@ class LossConfig:
   # ---- structural violations (Suppl. Sec. 1.9.11) -----------------------------
   structural_violation_loss_weight: float = 0.0  # 1.0 in fine-tuning
   violation_tolerance_factor: float = 12.0       # stddevs of the PDB distribution
+  # Flat-bottom width of the bond/angle *loss* in the same stddevs; None = AF2 (the metric's
+  # violation_tolerance_factor). Smaller pulls peptide geometry to ideal, not only under 12 sigma.
+  violation_loss_tolerance_factor: Optional[float] = None
   compute_violation_metrics: bool = True         # AF2's in-graph violation metrics
   clash_overlap_tolerance: float = 1.5           # angstrom
   # ---- head losses (Suppl. Sec. 1.9.6-1.9.10). A weight of 0 also means the model does not
@@ -66,6 +69,9 @@ class LossConfig:
     if not 0. <= self.sidechain_weight_frac <= 1.:
       raise ValueError('LossConfig.sidechain_weight_frac must lie in [0, 1], '
                        f'got {self.sidechain_weight_frac}')
+    if self.violation_loss_tolerance_factor is not None and self.violation_loss_tolerance_factor < 0:
+      raise ValueError('LossConfig.violation_loss_tolerance_factor must be >= 0 or None, got '
+                       f'{self.violation_loss_tolerance_factor}')
     for name in ('fape_length_scale', 'sidechain_length_scale', 'fape_epsilon'):
       if getattr(self, name) <= 0:
         raise ValueError(f'LossConfig.{name} must be > 0, got {getattr(self, name)}')

@@ -40,9 +40,12 @@ def find_structural_violations(batch: Mapping[str, jnp.ndarray],
   aatype = get('aatype')
   residue_index = get('residue_index')
   exists = jnp.asarray(get('atom14_atom_exists'), jnp.float32)
+  loss_tolerance = (config.violation_tolerance_factor
+                    if config.violation_loss_tolerance_factor is None
+                    else config.violation_loss_tolerance_factor)
   bonds = between_residue_bond_loss(
       atom14_pred_positions, exists, residue_index, aatype,
-      tolerance_factor_soft=config.violation_tolerance_factor,
+      tolerance_factor_soft=loss_tolerance,
       tolerance_factor_hard=config.violation_tolerance_factor)
   clashes = between_residue_clash_loss(
       atom14_pred_positions, exists, atom14_vdw_radius(aatype, exists), residue_index,

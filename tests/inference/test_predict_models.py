@@ -279,3 +279,22 @@ def test_outputs_cut_to_the_target_length():
   assert out['masked_msa']['logits'].shape == (b, n, 23)  # rows are MSA rows, not residues
   assert out['representations']['pair'].shape == (n, n, 7)
   assert out['representations']['msa'].shape == (b, n, 6)
+
+
+def test_model_set_overrides_any_config_field():
+  args = cli.build_parser().parse_args([
+      'predict', 'x.fasta', '--model-set', 'evoformer_num_block=3',
+      '--model-set', 'structure_module.num_layer=5', '--model-set', 'use_templates=False'])
+  from alphafold_jax.cli import predict_models
+  config = model_config('model_1_ptm', **predict_models.config_overrides(args))
+  assert config.evoformer.evoformer_num_block == 3
+  assert config.structure_module.num_layer == 5
+  assert config.data.use_templates is False
+  with pytest.raises(ValueError, match='FIELD=VALUE'):
+    predict_models.parse_model_set(['evoformer_num_block'])
+
+
+def test_model_set_unknown_field_is_one_line(inputs, tmp_path, capsys):
+  line = _bad([str(inputs / 'in.fasta'), '--preset', 'tiny', '--model-set', 'no_such_field=1'],
+              capsys, tmp_path)
+  assert "unknown config field 'no_such_field'" in line
