@@ -83,10 +83,18 @@ class EvoformerIteration(hk.Module):
     if c.outer_product_mean.first:
       pair = outer_product_mean(pair)
 
+    # In place (long-sequence inference): each sub-layer adds its update to the MSA by blocks.
+    in_place = memory_policy.inplace_pair(gc, is_training)
+
+    def msa_res(msa, module, sub, *args):
+      if in_place:
+        return module(msa, msa_mask, *args, add_to_input=True)
+      return res(msa, module, sub, msa, msa_mask, *args)
+
     row = MSARowAttentionWithPairBias(c.msa_row_attention_with_pair_bias, gc,
                                       name='msa_row_attention_with_pair_bias')
     msa = sharding_rules.constrain(msa, 'msa_seqs', gc)  # residue split, if any
-    msa = res(msa, row, c.msa_row_attention_with_pair_bias, msa, msa_mask, pair)
+    msa = msa_res(msa, row, c.msa_row_attention_with_pair_bias, pair)
     msa = sharding_rules.constrain(msa, 'msa_res', gc)
 
     if self.is_extra_msa:
@@ -94,10 +102,10 @@ class EvoformerIteration(hk.Module):
                                         name='msa_column_global_attention')
     else:
       column = MSAColumnAttention(c.msa_column_attention, gc, name='msa_column_attention')
-    msa = res(msa, column, c.msa_column_attention, msa, msa_mask)
+    msa = msa_res(msa, column, c.msa_column_attention)
 
     msa_transition = Transition(c.msa_transition, gc, name='msa_transition')
-    msa = res(msa, msa_transition, c.msa_transition, msa, msa_mask)
+    msa = msa_res(msa, msa_transition, c.msa_transition)
 
     if not c.outer_product_mean.first:
       pair = outer_product_mean(pair)
