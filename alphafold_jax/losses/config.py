@@ -41,6 +41,9 @@ class LossConfig:
   # violation_tolerance_factor). Smaller pulls peptide geometry to ideal, not only under 12 sigma.
   violation_loss_tolerance_factor: Optional[float] = None
   compute_violation_metrics: bool = True         # AF2's in-graph violation metrics
+  # Not in AF2: peptide distances vs the true structure (losses/peptide_geometry.py), inside
+  # the structure-module term like the violation loss. 0 = off (AF2).
+  peptide_geometry_weight: float = 0.0
   clash_overlap_tolerance: float = 1.5           # angstrom
   # ---- head losses (Suppl. Sec. 1.9.6-1.9.10). A weight of 0 also means the model does not
   # build that optional head (masked MSA, experimentally resolved, PAE), as in AF2. Bin

@@ -1,7 +1,8 @@
 """Total AlphaFold2 training loss (Jumper et al. 2021, Suppl. Sec. 1.9, eq. 7).
 
   L = w_sm * [ (1 - f) * mean_layers(FAPE_bb) + f * FAPE_sc
-               + chi_weight * L_chi + angle_norm_weight * L_norm + w_viol * L_viol ]
+               + chi_weight * L_chi + angle_norm_weight * L_norm + w_viol * L_viol
+               (+ w_pep * L_peptide, not in AF2: losses/peptide_geometry.py) ]
     + w_dist * L_dist + w_msa * L_msa + w_plddt * L_plddt + w_pae * L_pae + w_exp * L_exp
 
 with DeepMind's weights as defaults (see config.py). Terms whose weight is 0 are skipped
@@ -31,6 +32,7 @@ from alphafold_jax.losses.experimentally_resolved import experimentally_resolved
 from alphafold_jax.losses.fape import backbone_loss, sidechain_loss
 from alphafold_jax.losses.masked_msa import masked_msa_loss
 from alphafold_jax.losses.pae import pae_loss
+from alphafold_jax.losses.peptide_geometry import peptide_geometry_loss
 from alphafold_jax.losses.plddt import plddt_loss
 from alphafold_jax.losses.renaming import compute_renamed_ground_truth
 from alphafold_jax.losses.torsion import supervised_chi_loss
@@ -73,6 +75,10 @@ def structure_module_loss(predictions: Mapping, batch: Mapping[str, jnp.ndarray]
     metrics['violation_loss'] = viol
     if config.structural_violation_loss_weight:
       loss = loss + config.structural_violation_loss_weight * viol
+  if config.peptide_geometry_weight:  # not in AF2 (losses/peptide_geometry.py)
+    geometry, geometry_metrics = peptide_geometry_loss(atom14, batch)
+    metrics.update(geometry_metrics)
+    loss = loss + config.peptide_geometry_weight * geometry
   metrics['structure_module_loss'] = loss
   return loss, metrics
 
