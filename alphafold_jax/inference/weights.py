@@ -94,7 +94,8 @@ def _checkpoint_root(directory: str) -> str:
   if not os.path.isdir(directory):
     raise ParamsError(f'checkpoint directory not found: {directory}')
   nested = os.path.join(directory, 'checkpoints')
-  return nested if os.path.isdir(nested) else directory
+  # absolute: orbax refuses relative checkpoint paths (`--checkpoint runs/x` must work)
+  return os.path.abspath(nested if os.path.isdir(nested) else directory)
 
 
 def _finalised_steps(root: str) -> List[int]:

@@ -206,7 +206,7 @@ def test_bucket_length():
 
 # ---- parameter sources ----------------------------------------------------------------------
 
-def test_checkpoint_params_are_loaded_and_checked(tmp_path, tiny_params):
+def test_checkpoint_params_are_loaded_and_checked(tmp_path, tiny_params, monkeypatch):
   import optax  # pylint: disable=import-outside-toplevel
   from alphafold_jax.training.checkpoints import Checkpointer  # pylint: disable=import-outside-toplevel
   from alphafold_jax.training.state import create_train_state  # pylint: disable=import-outside-toplevel
@@ -222,6 +222,10 @@ def test_checkpoint_params_are_loaded_and_checked(tmp_path, tiny_params):
   config = model_config('tiny', num_recycle=0)
   loaded, source = weights.load_params(config, checkpoint=str(tmp_path / 'run'), expected=shapes)
   assert 'step 5' in source and weights.checkpoint_preset(str(tmp_path / 'run')) == 'tiny'
+  # a relative directory (`--checkpoint runs/x`, as users type it; orbax wants absolute paths)
+  monkeypatch.chdir(tmp_path)
+  relative, _ = weights.load_params(config, checkpoint='run', expected=shapes)
+  assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, relative, loaded))
   flat = jax.tree_util.tree_leaves_with_path(params)
   loaded_flat = dict(jax.tree_util.tree_leaves_with_path(loaded))
   assert len(flat) == len(loaded_flat)
