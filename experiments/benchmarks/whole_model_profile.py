@@ -1,7 +1,7 @@
 """Where the whole model's inference time goes: ours vs the oracle, per module, from XLA's trace.
 
     PYTHONPATH=. python experiments/benchmarks/whole_model_profile.py [--n-res 128]
-        [--rounds 3] [--out experiments/benchmarks/results/whole_model_profile_128.json]
+        [--rounds 3] [--budgets 16,2] [--out experiments/benchmarks/results/FILE.json]
 
 The trunk benchmark's whole-model case (`bench_cases.whole_model_case`: model_1_ptm widths,
 2 Evoformer + 1 extra-MSA block, 2 template-pair blocks, 4 templates, 508 + 4 MSA rows,
@@ -105,10 +105,27 @@ def profile_ms(fn, args, names: dict) -> dict:
   return dict(per)
 
 
+def _case(impl: str, features):
+  """bench_cases.whole_model_case; 'ours_auto@B' = ours under auto_chunking with B MiB."""
+  if not impl.startswith('ours_auto@'):
+    return bench_cases.whole_model_case(impl, features, 4)
+  from alphafold_jax.ops import memory_policy  # pylint: disable=import-outside-toplevel
+  budget = float(impl.split('@')[1])
+  original = bench_cases.our_global_config_variant
+  bench_cases.our_global_config_variant = lambda cfg, _: memory_policy.auto_chunking(
+      cfg.global_config, budget)
+  try:
+    return bench_cases.whole_model_case('ours_auto', features, 4)
+  finally:
+    bench_cases.our_global_config_variant = original
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--n-res', type=int, default=128)
   parser.add_argument('--rounds', type=int, default=3)
+  parser.add_argument('--budgets', default='16',
+                      help='auto_chunking budgets (MiB) to run ours with, e.g. 16,2')
   parser.add_argument('--out', default=None)
   args = parser.parse_args(argv)
   tmp = pathlib.Path(tempfile.mkdtemp())
@@ -117,8 +134,9 @@ def main(argv=None) -> int:
     features = {k: f[k] for k in f.files}
   key = jax.random.PRNGKey(0)
   runs = {}
-  for impl in ('ours_auto', 'oracle'):
-    transformed, fargs = bench_cases.whole_model_case(impl, features, 4)
+  impls = [f'ours_auto@{b}' for b in args.budgets.split(',')] + ['oracle']
+  for impl in impls:
+    transformed, fargs = _case(impl, features)
     shapes = jax.eval_shape(transformed.init, key, *fargs)
     params = bench_cases.random_params(shapes, 0)
     fn = jax.jit(lambda p, *a, t=transformed: t.apply(p, key, *a))
@@ -128,7 +146,8 @@ def main(argv=None) -> int:
     out = jax.block_until_ready(compiled(params, *fargs))
     runs[impl] = {'fn': compiled, 'args': (params, *fargs), 'names': op_names(compiled),
                   'out': out, 'times': []}
-  diff = float(np.max(np.abs(np.asarray(runs['ours_auto']['out'][0])
+  first = impls[0]
+  diff = float(np.max(np.abs(np.asarray(runs[first]['out'][0])
                              - np.asarray(runs['oracle']['out'][0]))))
   for _ in range(args.rounds):
     for run in runs.values():
@@ -140,16 +159,18 @@ def main(argv=None) -> int:
             'times_s': {k: r['times'] for k, r in runs.items()},
             'profile_ms': {k: profile_ms(r['fn'], r['args'], r['names'])
                            for k, r in runs.items()}}
-  ours, oracle = result['profile_ms']['ours_auto'], result['profile_ms']['oracle']
-  print(f"L={args.n_res}: ours {result['median_s']['ours_auto']:.3f} s, oracle "
-        f"{result['median_s']['oracle']:.3f} s, ratio "
-        f"{result['median_s']['ours_auto'] / result['median_s']['oracle']:.3f} "
-        f"(max |atoms diff| {diff:.2e} A)")
-  print(f"{'module':60s} {'ours ms':>9s} {'oracle ms':>9s} {'ratio':>6s}")
-  for cat in sorted(set(ours) | set(oracle), key=lambda c: -oracle.get(c, 0.)):
-    a, b = ours.get(cat, 0.), oracle.get(cat, 0.)
-    print(f'{cat:60s} {a:9.1f} {b:9.1f} {a / b if b else float("nan"):6.2f}')
-  print(f"{'sum of thunks':60s} {sum(ours.values()):9.1f} {sum(oracle.values()):9.1f}")
+  oracle = result['profile_ms']['oracle']
+  for impl in impls[:-1]:
+    ours = result['profile_ms'][impl]
+    print(f"L={args.n_res}: {impl} {result['median_s'][impl]:.3f} s, oracle "
+          f"{result['median_s']['oracle']:.3f} s, ratio "
+          f"{result['median_s'][impl] / result['median_s']['oracle']:.3f} "
+          f"(max |atoms diff| {diff:.2e} A)")
+    print(f"{'module':60s} {'ours ms':>9s} {'oracle ms':>9s} {'ratio':>6s}")
+    for cat in sorted(set(ours) | set(oracle), key=lambda c: -oracle.get(c, 0.)):
+      a, b = ours.get(cat, 0.), oracle.get(cat, 0.)
+      print(f'{cat:60s} {a:9.1f} {b:9.1f} {a / b if b else float("nan"):6.2f}')
+    print(f"{'sum of thunks':60s} {sum(ours.values()):9.1f} {sum(oracle.values()):9.1f}")
   if args.out:
     pathlib.Path(args.out).write_text(json.dumps(result, indent=1))
   return 0
