@@ -1,5 +1,7 @@
 """README's main job (`predict tests/data/crambin.fasta` with the bundled weights) writes the
-chemical-sanity figures and AF2's violation metric into the confidence JSON.
+chemical-sanity figures and AF2's violation metric into the confidence JSON, and the bundled
+nano_ipa model's raw output is a protein: crambin within 1 A CA-RMSD of 1CRN, peptide bonds at
+crystal length (issue #19).
 
 Cost: one compile of the bundled nano_ipa model at bucket 64 (persistent-cache hit after the
 first run)."""
@@ -37,3 +39,17 @@ def test_crambin_prediction_json_has_geometry_and_violations(data_dir, tmp_path)
   assert violations['residue_violations'] == sorted(violations['residue_violations'])
   assert len(violations['residue_violations']) == count
   assert violations['violations_per_residue'] * 46 == pytest.approx(count, abs=1e-4)
+
+
+def test_bundled_model_predicts_crambin_with_sane_peptides(data_dir, tmp_path):
+  from alphafold_jax.common import protein as protein_lib
+  from alphafold_jax.metrics.scoring import score_proteins
+  out = tmp_path / 'out'
+  assert cli.main(['predict', str(data_dir / 'crambin.fasta'), '--out', str(out), '--quiet',
+                   '--no-plots', '--seed', '7']) == 0
+  geometry = json.loads((out / 'crambin.confidence.json').read_text())['geometry']
+  assert geometry['c_n_median_abs_deviation'] <= 0.05
+  assert geometry['c_n_over_1_8'] == 0 and geometry['ca_ca_outside_3_6_4_0'] == 0
+  scores = score_proteins(protein_lib.from_file(out / 'crambin.pdb'),
+                          protein_lib.from_file(data_dir / 'structures' / 'nano' / '1CRN.pdb'))
+  assert scores['ca_rmsd'] <= 1.0
