@@ -309,3 +309,14 @@ def test_clear_errors(case):
   with pytest.raises(ValueError, match='frames must be'):
     L.backbone_loss({'structure_module': {'traj': np.zeros((3, 5, 6))}}, case['batch'])
   assert dataclasses.is_dataclass(L.LossConfig) and L.LossConfig().pae_weight == 0.1
+
+
+def test_peptide_geometry_weight_adds_its_term_to_the_structure_module_loss(case):
+  """LossConfig.peptide_geometry_weight (losses/peptide_geometry.py, not in AF2)."""
+  base = L.LossConfig(compute_violation_metrics=False)
+  off, _ = L.structure_module_loss(case['pred'], case['batch'], base)
+  on, metrics = L.structure_module_loss(case['pred'], case['batch'],
+                                        base.replace(peptide_geometry_weight=2.0))
+  assert float(metrics['peptide_geometry_loss']) > 0.01
+  assert float(on) - float(off) == pytest.approx(2.0 * float(metrics['peptide_geometry_loss']),
+                                                 rel=1e-4)

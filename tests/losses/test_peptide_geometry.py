@@ -74,15 +74,3 @@ def test_gradients_finite_and_gaps_ignored(ubiquitin):
   loss, _ = peptide_geometry_loss(jnp.asarray(broken), gapped)
   assert float(loss) <= 1e-3
 
-
-def test_weight_adds_the_term_to_the_structure_module_loss(data_dir):
-  from alphafold_jax import losses as L
-  from tests.losses.loss_inputs import build_case
-  case = build_case(data_dir, seed=1)
-  base = L.LossConfig(compute_violation_metrics=False)
-  off, _ = L.structure_module_loss(case['pred'], case['batch'], base)
-  on, metrics = L.structure_module_loss(case['pred'], case['batch'],
-                                        base.replace(peptide_geometry_weight=2.0))
-  assert float(metrics['peptide_geometry_loss']) > 0.01
-  assert float(on) - float(off) == pytest.approx(2.0 * float(metrics['peptide_geometry_loss']),
-                                                 rel=1e-4)
