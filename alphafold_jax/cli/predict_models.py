@@ -132,10 +132,12 @@ def run_model_options(args, config, lengths: Sequence[int], buckets: Sequence[in
     config = dataclasses.replace(config, global_config=memory_policy.policy_for_length(
         config.global_config, longest, args.memory_budget_gib))
     gc = config.global_config
-    log.info('memory policy for L=%d in %.3g GiB: %s', longest, args.memory_budget_gib,
-             'long_sequence_inference' + (' (bf16 pair storage)' if gc.pair_storage_bfloat16
-                                          else '') if gc.inplace_pair_updates
-             else f'auto_chunking ({gc.chunk_budget_mib:g} MiB chunks)')
+    if gc.inplace_pair_updates:
+      chosen = 'long_sequence_inference' + (' (bf16 pair storage)' if gc.pair_storage_bfloat16
+                                            else '')
+    else:
+      chosen = f'auto_chunking ({gc.chunk_budget_mib:g} MiB chunks)'
+    log.info('memory policy for L=%d in %.3g GiB: %s', longest, args.memory_budget_gib, chosen)
   if args.devices is None or args.devices == 1:
     return config, None
   import jax

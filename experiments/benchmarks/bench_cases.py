@@ -108,10 +108,13 @@ def oracle_config(subbatch: int):
 OUR_VARIANTS = ('ours_auto', 'ours_lowmem')
 
 
-def our_global_config_variant(cfg, impl):
+def our_global_config_variant(cfg, impl, auto_budget_mib=None):
+  """auto_budget_mib: the `ours_auto` chunk budget (default: the policy's own)."""
   from alphafold_jax.ops import memory_policy
   if impl == 'ours_auto':
-    return memory_policy.auto_chunking(cfg.global_config)
+    if auto_budget_mib is None:
+      return memory_policy.auto_chunking(cfg.global_config)
+    return memory_policy.auto_chunking(cfg.global_config, auto_budget_mib)
   if impl == 'ours_lowmem':
     return memory_policy.low_memory_training(cfg.global_config)
   return cfg.global_config
@@ -181,13 +184,14 @@ def structure_case(impl, n_res, subbatch):
 WHOLE_BLOCKS = dict(evoformer_num_block=2, extra_msa_stack_num_block=1)
 
 
-def whole_model_case(impl, features, subbatch):
+def whole_model_case(impl, features, subbatch, auto_budget_mib=None):
   """2 Evoformer + 1 extra-MSA block, 2 template-pair blocks (model_1_ptm), 0 recycles."""
   n_res = features['aatype'].shape[1]
   if impl in ('ours', 'ours_auto'):
     from alphafold_jax.model.run_model import forward_fn, model_inputs
     cfg = our_config(subbatch, num_recycle=0, zero_init=False, **WHOLE_BLOCKS)
-    cfg = dataclasses.replace(cfg, global_config=our_global_config_variant(cfg, impl))
+    cfg = dataclasses.replace(cfg, global_config=our_global_config_variant(
+        cfg, impl, auto_budget_mib))
     batch = {k: jnp.asarray(v) for k, v in model_inputs(features).items()}
     fwd = forward_fn(cfg)
 

@@ -15,13 +15,14 @@ outputs + temp. Result: experiments/benchmarks/README.md (issue 17).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
+
+from long_sequence_memory import record  # same directory (run as a script)
 
 GIB = 2 ** 30
 
@@ -75,12 +76,7 @@ def main(argv=None):
   for length in [int(x) for x in a.lengths.split(',')]:
     for part in a.parts.split(','):
       for variant in ('default', 'long'):
-        rows.append(measure(part, variant, length))
-        print(' '.join(f'{k}={v:.2f}' if isinstance(v, float) else f'{k}={v}'
-                       for k, v in rows[-1].items()), flush=True)
-        if a.out:
-          with open(a.out, 'w') as f:
-            json.dump(rows, f, indent=1)
+        record(rows, measure(part, variant, length), a.out)
   return rows
 
 

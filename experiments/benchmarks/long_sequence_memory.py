@@ -90,14 +90,19 @@ def main(argv=None):
   rows = []
   for length in [int(x) for x in a.lengths.split(',')]:
     for variant in a.variants.split(','):
-      row = measure(variant, a.nseq, length)
-      rows.append(row)
-      print(' '.join(f'{k}={v:.2f}' if isinstance(v, float) else f'{k}={v}'
-                     for k, v in row.items()), flush=True)
-      if a.out:
-        with open(a.out, 'w') as f:
-          json.dump(rows, f, indent=1)
+      record(rows, measure(variant, a.nseq, length), a.out)
   return rows
+
+
+def record(rows: list, row: dict, out) -> None:
+  """Appends a measured row, prints it as key=value, rewrites `out` (JSON) with all rows so
+  far (an interrupted run keeps what it measured). Also used by heads_memory.py."""
+  rows.append(row)
+  print(' '.join(f'{k}={v:.2f}' if isinstance(v, float) else f'{k}={v}'
+                 for k, v in row.items()), flush=True)
+  if out:
+    with open(out, 'w') as f:
+      json.dump(rows, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
-import resource
-import subprocess
 import sys
-import time
 
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from experiments.cli_subprocess import run_cli  # pylint: disable=wrong-import-position
 
 PRESET = 'model_1_ptm'
 MODEL_SET = ('evoformer_num_block=1', 'extra_msa_stack_num_block=1', 'use_templates=False',
@@ -81,20 +79,13 @@ def main(argv=None) -> int:
   if out.exists():
     import shutil  # pylint: disable=import-outside-toplevel
     shutil.rmtree(out)
-  cmd = [sys.executable, '-m', 'alphafold_jax.cli', 'predict', str(fasta), '--preset', PRESET,
-         '--params', str(params), '--num-recycle', '0', '--buckets', str(args.length),
-         '--memory-budget-gib', str(args.memory_budget_gib), '--no-plots',
-         '--out', str(out)]
+  cli_args = ['predict', str(fasta), '--preset', PRESET, '--params', str(params),
+              '--num-recycle', '0', '--buckets', str(args.length),
+              '--memory-budget-gib', str(args.memory_budget_gib), '--no-plots', '--out', str(out)]
   for item in MODEL_SET:
-    cmd += ['--model-set', item]
-  t0 = time.time()
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        env={**os.environ, 'PYTHONPATH': str(ROOT)}, check=False)
-  facts['command'] = ' '.join(['alphafold-jax'] + cmd[3:])
-  facts['predict_wall_seconds'] = round(time.time() - t0, 1)
-  facts['predict_peak_rss_gib'] = round(
-      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2)
-  facts['predict_exit_code'] = proc.returncode
+    cli_args += ['--model-set', item]
+  proc, run_facts = run_cli(cli_args)
+  facts.update(run_facts)
   lines = (proc.stdout + proc.stderr).splitlines()
   facts['memory_policy'] = [l.split('memory policy ', 1)[1] for l in lines if 'memory policy' in l]
   facts['predict_output_tail'] = [l for l in lines if l.strip()][-5:]

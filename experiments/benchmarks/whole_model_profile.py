@@ -109,15 +109,8 @@ def _case(impl: str, features):
   """bench_cases.whole_model_case; 'ours_auto@B' = ours under auto_chunking with B MiB."""
   if not impl.startswith('ours_auto@'):
     return bench_cases.whole_model_case(impl, features, 4)
-  from alphafold_jax.ops import memory_policy  # pylint: disable=import-outside-toplevel
-  budget = float(impl.split('@')[1])
-  original = bench_cases.our_global_config_variant
-  bench_cases.our_global_config_variant = lambda cfg, _: memory_policy.auto_chunking(
-      cfg.global_config, budget)
-  try:
-    return bench_cases.whole_model_case('ours_auto', features, 4)
-  finally:
-    bench_cases.our_global_config_variant = original
+  return bench_cases.whole_model_case('ours_auto', features, 4,
+                                      auto_budget_mib=float(impl.split('@')[1]))
 
 
 def main(argv=None) -> int:

@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
-import resource
-import subprocess
 import sys
 import time
 
@@ -39,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 # pylint: disable=wrong-import-position
 from alphafold_jax.common import protein as protein_lib
 from alphafold_jax.common import residue_constants as rc
+from experiments.cli_subprocess import run_cli
 
 PRESET = 'model_1_multimer_v3'
 CHAINS = ('1L2Y', '1VII')
@@ -128,21 +126,14 @@ def main(argv=None) -> int:
     facts['tree_diff'] = sorted(set(ours.items()) ^ set(theirs.items()))[:10]
 
   out = work / 'out'
-  cmd = [sys.executable, '-m', 'alphafold_jax.cli', 'predict', str(fasta), '--preset', PRESET,
-         '--params', str(params), '--out', str(out)]
+  cli_args = ['predict', str(fasta), '--preset', PRESET, '--params', str(params), '--out', str(out)]
   if args.num_recycle is not None:
-    cmd += ['--num-recycle', str(args.num_recycle)]
+    cli_args += ['--num-recycle', str(args.num_recycle)]
   if out.exists():
     import shutil  # pylint: disable=import-outside-toplevel
     shutil.rmtree(out)
-  t0 = time.time()
-  proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                        env={**os.environ, 'PYTHONPATH': str(ROOT)}, check=False)
-  facts['command'] = ' '.join(['alphafold-jax'] + cmd[3:])
-  facts['predict_wall_seconds'] = round(time.time() - t0, 1)
-  facts['predict_peak_rss_gib'] = round(
-      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2)
-  facts['predict_exit_code'] = proc.returncode
+  proc, run_facts = run_cli(cli_args)
+  facts.update(run_facts)
   facts['predict_stdout'] = proc.stdout.strip().splitlines()[-3:]
   if proc.returncode:
     facts['predict_stderr'] = proc.stderr.strip().splitlines()[-5:]
