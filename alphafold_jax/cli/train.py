@@ -28,7 +28,7 @@ import json
 import os
 import sys
 import time
-from typing import Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from alphafold_jax.training import distributed
 from alphafold_jax.training.config import TrainConfig, TrainConfigError
@@ -82,8 +82,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help='bfloat16 compute (GlobalConfig.bfloat16, the precision policy '
                            "predict's --bf16 uses); parameters, optimiser state and losses stay "
                            'float32 (presets on the AF2 model: nano_ipa*, af2_*)')
+  parser.add_argument('--model-set', action='append', default=[], metavar='FIELD=VALUE',
+                      help='override a model config field, losses included (as predict\'s '
+                           '--model-set, e.g. peptide_geometry_weight=20); presets on the AF2 '
+                           'model; repeatable')
   parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
   distributed.add_flags(parser)
+
+
+def model_overrides(args) -> Optional[Dict[str, Any]]:
+  """model_config overrides from --bf16 and --model-set (None when there are none)."""
+  from alphafold_jax.cli.predict_models import parse_model_set  # pylint: disable=import-outside-toplevel
+  overrides = {'bfloat16': True} if getattr(args, 'bf16', False) else {}
+  overrides.update(parse_model_set(getattr(args, 'model_set', None) or []))
+  return overrides or None
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -191,8 +203,7 @@ def run(args: argparse.Namespace) -> int:
   from alphafold_jax.training import presets, trainer  # pylint: disable=import-outside-toplevel
   from alphafold_jax.training.evaluation import Evaluator  # pylint: disable=import-outside-toplevel
 
-  preset = presets.get_preset(args.preset,
-                              {'bfloat16': True} if getattr(args, 'bf16', False) else None)
+  preset = presets.get_preset(args.preset, model_overrides(args))
   config = build_config(preset.train_config, args)
   if preset.batch_source is None and (config.distillation_dir or config.cluster_file):
     raise TrainConfigError(f'--set distillation_dir / cluster_file apply to the af2_* presets, '

@@ -144,11 +144,11 @@ def _nano_ipa(model_overrides: Optional[Mapping[str, Any]] = None,
                              warmup_steps=50, decay='constant', clip_global_norm=0.1,
                              max_recycle=0, sample_recycle=False, clamped_fape_fraction=1.0,
                              checkpoint_every=100, eval_every=100, ema_decay=0.0)
-  config = model_config('nano_ipa', **dict(model_overrides or {}))
-  if fine_tuning:
-    config = dataclasses.replace(config, losses=config.losses.replace(
-        structural_violation_loss_weight=1.0, violation_loss_tolerance_factor=0.0,
-        peptide_geometry_weight=2.0))
+  fine_tuning_losses = dict(structural_violation_loss_weight=1.0,
+                            violation_loss_tolerance_factor=0.0,
+                            peptide_geometry_weight=2.0) if fine_tuning else {}
+  # The caller's overrides (train --model-set) win over the fine-tuning loss settings.
+  config = model_config('nano_ipa', **{**fine_tuning_losses, **dict(model_overrides or {})})
   init, loss_fn, predict_ca = af2_presets.build(config, train_config=train_config)
   description = ('AF2 Evoformer + IPA structure module at small widths, single sequence, all '
                  'AF2 losses (CPU training)')

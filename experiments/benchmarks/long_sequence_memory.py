@@ -3,7 +3,12 @@ policy fp32, long-sequence policy + bf16 pair storage) vs the oracle (alphafold-
 
 Command (from the repo root; compile only, nothing is run, ~1-4 min per case on 2 loaded cores):
   PYTHONPATH=. python experiments/benchmarks/long_sequence_memory.py --lengths 512,1024,2048,3072
-      [--variants default,long,long_bf16,oracle] [--nseq 128] [--out FILE.json]
+      [--variants default,long,long_bf16,oracle] [--nseq 128] [--out FILE.json] [--run]
+
+With --run each compiled iteration is also executed once on random inputs (random parameters
+from bench_cases.random_params, msa ~ N(0, 1), pair ~ N(0, 1)): wall seconds of the call, whether
+every output is finite, and the process's peak RSS (GiB) are added to its row. L = 3072 `long`
+takes ~1.5 h of one core of the 2-core machine.
 
 Each case: `jax.jit(apply, donate_argnums=(msa, pair)).lower(<ShapeDtypeStructs>).compile()
 .memory_analysis()` of ONE EvoformerIteration at model_1_ptm widths (c_m 256, c_z 128), N_seq
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 
@@ -57,7 +63,7 @@ def _oracle():
   return hk.transform(fn), jnp.float32
 
 
-def measure(variant, n_seq, length):
+def measure(variant, n_seq, length, run=False):
   model, pair_dtype = _oracle() if variant == 'oracle' else _ours(variant)
   sds = jax.ShapeDtypeStruct
   args = (sds((n_seq, length, 256), jnp.float32), sds((length, length, 128), pair_dtype),
@@ -77,7 +83,28 @@ def measure(variant, n_seq, length):
              compile_s=round(time.time() - t0, 1))
   row['sum_gib'] = row['args_gib'] + row['out_gib'] + row['temp_gib']
   row['live_gib'] = row['sum_gib'] - row['alias_gib']
+  if run:
+    row.update(_run(compiled, params, args))
   return row
+
+
+def _run(compiled, param_shapes, arg_shapes) -> dict:
+  """Executes the compiled iteration once on random inputs; wall time, finiteness, peak RSS."""
+  from experiments.benchmarks import bench_cases
+  params = bench_cases.random_params(param_shapes, seed=0)
+  msa_s, pair_s, msa_mask_s, pair_mask_s = arg_shapes
+  # Drawn on the device by jitted calls: no NumPy float64 copy of an [L, L, c_z] pair.
+  msa = jax.jit(lambda k: jax.random.normal(k, msa_s.shape, msa_s.dtype))(jax.random.PRNGKey(1))
+  pair = jax.jit(lambda k: jax.random.normal(k, pair_s.shape, pair_s.dtype))(
+      jax.random.PRNGKey(2))
+  inputs = (msa, pair, jnp.ones(msa_mask_s.shape), jnp.ones(pair_mask_s.shape))
+  t0 = time.time()
+  out = jax.block_until_ready(compiled(params, jax.random.PRNGKey(3), *inputs))
+  wall = time.time() - t0
+  finite = all(bool(jax.jit(lambda x: jnp.all(jnp.isfinite(x)))(x))
+               for x in jax.tree_util.tree_leaves(out))
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # Linux: KiB -> GiB
+  return dict(run_s=round(wall, 1), finite=finite, peak_rss_gib=round(peak, 2))
 
 
 def main(argv=None):
@@ -86,11 +113,12 @@ def main(argv=None):
   p.add_argument('--variants', default='default,long,long_bf16,oracle')
   p.add_argument('--nseq', type=int, default=128)
   p.add_argument('--out', default=None)
+  p.add_argument('--run', action='store_true', help='also execute each case once (slow)')
   a = p.parse_args(argv)
   rows = []
   for length in [int(x) for x in a.lengths.split(',')]:
     for variant in a.variants.split(','):
-      record(rows, measure(variant, a.nseq, length), a.out)
+      record(rows, measure(variant, a.nseq, length, run=a.run), a.out)
   return rows
 
 

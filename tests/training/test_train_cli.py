@@ -63,7 +63,39 @@ def test_register_and_errors(data_dir, tmp_path, capsys):
   assert train_cli.main(['--preset', 'tiny_ca', '--data', str(data_dir), '--steps', '1',
                          '--out', str(tmp_path / 'x'), '--set', f'distillation_dir={data_dir}']) == 2
   assert 'distillation_dir / cluster_file apply to the af2_* presets' in capsys.readouterr().err
+  assert train_cli.main(['--preset', 'nano_ipa_finetune', '--data', str(data_dir), '--steps', '1',
+                         '--out', str(tmp_path / 'x'), '--model-set', 'peptide_geometr=1']) == 2
+  assert "unknown config field 'peptide_geometr'" in capsys.readouterr().err
   assert not (tmp_path / 'x').exists()
+
+
+def test_model_set_overrides_the_fine_tuning_losses(monkeypatch):
+  """`train --model-set` reaches the preset's model config, and wins over the fine-tuning
+  stage's own loss settings (a later fine-tuning step with another peptide weight)."""
+  from alphafold_jax.training import af2_presets, presets  # pylint: disable=import-outside-toplevel
+  seen = []
+
+  def fake_build(config, train_config):
+    seen.append(config)
+    return None, None, None
+  monkeypatch.setattr(af2_presets, 'build', fake_build)
+  monkeypatch.setattr(af2_presets, 'example_feature_config', lambda config: None)
+  args = argparse.Namespace(bf16=True, model_set=['peptide_geometry_weight=20',
+                                                  'structure_module_num_layer=3'])
+  overrides = train_cli.model_overrides(args)
+  assert overrides == {'bfloat16': True, 'peptide_geometry_weight': 20,
+                       'structure_module_num_layer': 3}
+  presets._nano_ipa(overrides, fine_tuning=True)  # pylint: disable=protected-access
+  presets._nano_ipa(None, fine_tuning=True)  # pylint: disable=protected-access
+  presets._nano_ipa({'peptide_geometry_weight': 5.0})  # pylint: disable=protected-access
+  changed, default, first_stage = (c.losses for c in seen)
+  assert (changed.peptide_geometry_weight, default.peptide_geometry_weight,
+          first_stage.peptide_geometry_weight) == (20, 2.0, 5.0)
+  assert changed.structural_violation_loss_weight == default.structural_violation_loss_weight == 1.0
+  assert changed.violation_loss_tolerance_factor == 0.0
+  assert first_stage.structural_violation_loss_weight == 0.0
+  assert seen[0].structure_module.num_layer == 3 and seen[0].global_config.bfloat16
+  assert train_cli.model_overrides(argparse.Namespace(bf16=False, model_set=[])) is None
 
 
 def test_init_params_reproduces_first_step_loss(data_dir, tmp_path, capsys):
